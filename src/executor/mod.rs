@@ -1,0 +1,232 @@
+//! Executors: a started pool of W workers that runs a batch of tasks.
+//!
+//! Starting a pool and running a batch on it are separate steps, so benches can time warm
+//! pools and the overhead group can time start-up. Adding an executor is a new file plus a
+//! line in [`EXECUTORS`].
+
+use crate::error::{Result, TaskError, UsageError};
+use crate::measure::{Batch, Origin, TaskInput, TaskOutput, TaskRecord};
+use crate::workload::{Fault, Workload};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub mod pool;
+pub mod rayon;
+pub mod serial;
+pub mod threads;
+
+/// Largest worker count accepted: above this a run measures the OS, not the executor.
+pub const MAX_WORKERS: usize = 1024;
+
+/// Hooks an executor offers to the code of a task. Only the simulated GIL implements them;
+/// for every other executor they are a `None` check that costs nothing.
+pub trait Interpreter: Sync {
+    /// A check point in "interpreted" code: the holder may be asked to drop the lock here.
+    fn checkpoint(&self);
+    /// Releases the lock before a blocking call or a native kernel.
+    fn release(&self);
+    /// Takes the lock back after it.
+    fn acquire(&self);
+}
+
+/// What a task sees of the executor running it.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Worker lane, 0..W.
+    pub worker: usize,
+    interpreter: Option<&'a dyn Interpreter>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context with no interpreter: the plain Rust world.
+    pub fn plain(worker: usize) -> Self {
+        Ctx {
+            worker,
+            interpreter: None,
+        }
+    }
+
+    /// A context whose task runs "interpreted" under `interpreter`.
+    pub fn interpreted(worker: usize, interpreter: &'a dyn Interpreter) -> Self {
+        Ctx {
+            worker,
+            interpreter: Some(interpreter),
+        }
+    }
+
+    /// Check point for long loops in interpreted code.
+    #[inline]
+    pub fn checkpoint(&self) {
+        if let Some(i) = self.interpreter {
+            i.checkpoint();
+        }
+    }
+
+    /// Runs `f` with the interpreter's lock released, as CPython does around blocking
+    /// syscalls and numpy does around its native kernels. The lock is taken back even if
+    /// `f` panics.
+    pub fn release<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Reacquire<'b>(&'b dyn Interpreter);
+        impl Drop for Reacquire<'_> {
+            fn drop(&mut self) {
+                self.0.acquire();
+            }
+        }
+        match self.interpreter {
+            None => f(),
+            Some(i) => {
+                i.release();
+                let _guard = Reacquire(i);
+                f()
+            }
+        }
+    }
+}
+
+/// A batch to run: an opened workload and its inputs, shareable with long-lived threads.
+#[derive(Clone)]
+pub struct Job {
+    /// The workload.
+    pub workload: Arc<dyn Workload>,
+    /// Its inputs, in task order.
+    pub inputs: Arc<Vec<TaskInput>>,
+}
+
+impl Job {
+    /// A job over all of the workload's inputs.
+    pub fn new(workload: Arc<dyn Workload>) -> Result<Self> {
+        let inputs = Arc::new(workload.inputs()?);
+        Ok(Job { workload, inputs })
+    }
+
+    /// Number of tasks.
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// True when the batch has no tasks.
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
+}
+
+/// Runs one task: applies injected faults and turns a panic into a [`TaskError`] carrying its
+/// message. Every executor, the worker process included, runs tasks through here.
+pub fn execute(
+    workload: &dyn Workload,
+    input: &TaskInput,
+    ctx: &Ctx,
+) -> Result<TaskOutput, TaskError> {
+    catch_unwind(AssertUnwindSafe(|| {
+        if workload.params().fault_for(input.index) == Some(Fault::Panic) {
+            panic!("injected panic in task {}", input.index);
+        }
+        workload.run(input, ctx)
+    }))
+    .unwrap_or_else(|payload| Err(TaskError::from_panic(payload.as_ref())))
+}
+
+/// Runs one task and records when and where it ran, measured from `origin`.
+pub fn execute_timed(
+    workload: &dyn Workload,
+    input: &TaskInput,
+    ctx: &Ctx,
+    origin: Origin,
+) -> (Result<TaskOutput, TaskError>, TaskRecord) {
+    let start_s = origin.elapsed_s();
+    let result = execute(workload, input, ctx);
+    let stop_s = origin.elapsed_s();
+    let record = TaskRecord {
+        task: input.index,
+        worker: ctx.worker,
+        pid: std::process::id(),
+        start_s,
+        stop_s,
+        ok: result.is_ok(),
+    };
+    (result, record)
+}
+
+/// A started pool of workers.
+pub trait Executor: Send {
+    /// CLI name.
+    fn name(&self) -> &'static str;
+
+    /// Number of workers.
+    fn workers(&self) -> usize;
+
+    /// Runs every task of the job and returns all outcomes in task order. A failed task is
+    /// kept in the batch as an error; `Err` is for the executor itself failing.
+    fn run(&mut self, job: &Job) -> Result<Batch>;
+}
+
+/// Options for starting an executor.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Number of workers, 1..=[`MAX_WORKERS`].
+    pub workers: usize,
+    /// The `parbench` binary that process workers run as `parbench worker`.
+    pub worker_exe: Option<PathBuf>,
+    /// Simulated GIL switch interval, like `sys.setswitchinterval`.
+    pub switch_interval: Duration,
+}
+
+impl ExecOptions {
+    /// Options for `workers` workers with every other setting at its default.
+    pub fn new(workers: usize) -> Self {
+        ExecOptions {
+            workers,
+            worker_exe: None,
+            switch_interval: Duration::from_millis(5),
+        }
+    }
+}
+
+/// A registry entry: how to describe and start an executor.
+pub struct ExecutorInfo {
+    /// CLI name.
+    pub name: &'static str,
+    /// One line for `--help` and the README.
+    pub about: &'static str,
+    /// False for executors that always run on one worker (serial).
+    pub scales: bool,
+    /// Starts a pool. Its cost is measured separately from the batches run on it.
+    pub start: fn(&ExecOptions) -> Result<Box<dyn Executor>>,
+}
+
+/// Every executor, in the order tables and benches show them.
+pub const EXECUTORS: &[ExecutorInfo] = &[serial::INFO, threads::INFO, pool::INFO, rayon::INFO];
+
+/// Looks an executor up by name; the error lists the valid names.
+pub fn find(name: &str) -> Result<&'static ExecutorInfo, UsageError> {
+    EXECUTORS.iter().find(|e| e.name == name).ok_or_else(|| {
+        UsageError::new(format!(
+            "unknown executor '{name}'; valid: {}",
+            names().join(", ")
+        ))
+    })
+}
+
+/// Names of all registered executors.
+pub fn names() -> Vec<&'static str> {
+    EXECUTORS.iter().map(|e| e.name).collect()
+}
+
+/// Checks a worker count from the user.
+pub fn check_workers(workers: usize) -> Result<usize, UsageError> {
+    match workers {
+        0 => Err(UsageError::new("workers must be at least 1")),
+        w if w > MAX_WORKERS => Err(UsageError::new(format!(
+            "workers {w} is more than the maximum of {MAX_WORKERS}"
+        ))),
+        w => Ok(w),
+    }
+}
+
+/// Starts an executor by name.
+pub fn start(name: &str, options: &ExecOptions) -> Result<Box<dyn Executor>> {
+    check_workers(options.workers)?;
+    (find(name)?.start)(options)
+}

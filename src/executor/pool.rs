@@ -1,0 +1,121 @@
+//! `pool`: a fixed pool of W threads pulling tasks from one shared queue, like Python's
+//! ThreadPoolExecutor. Started once, outside the timed region, and reused across batches.
+
+use super::{execute_timed, Ctx, ExecOptions, Executor, ExecutorInfo, Job};
+use crate::error::{Error, Result, TaskError};
+use crate::measure::{Batch, BatchBuilder, Counters, Origin, TaskOutput, TaskRecord};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Registry entry.
+pub const INFO: ExecutorInfo = ExecutorInfo {
+    name: "pool",
+    about: "fixed pool of W threads pulling from a shared queue (ThreadPoolExecutor)",
+    scales: true,
+    start,
+};
+
+fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
+    Ok(Box::new(ThreadPool::new(options.workers)?))
+}
+
+type Outcome = (Result<TaskOutput, TaskError>, TaskRecord);
+
+/// One queued task: which job, which input, and where to send the outcome.
+struct Work {
+    job: Job,
+    index: usize,
+    origin: Origin,
+    reply: Sender<Outcome>,
+}
+
+/// A fixed-size thread pool with a shared FIFO queue.
+pub struct ThreadPool {
+    queue: Option<Sender<Work>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ThreadPool {
+    /// Starts `workers` threads that wait on the queue.
+    pub fn new(workers: usize) -> Result<Self> {
+        let (queue, rx) = channel::<Work>();
+        let rx = Arc::new(Mutex::new(rx));
+        let threads = (0..workers)
+            .map(|worker| {
+                let rx = Arc::clone(&rx);
+                std::thread::Builder::new()
+                    .name(format!("parbench-pool-{worker}"))
+                    .spawn(move || worker_loop(worker, &rx))
+            })
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| Error::executor(INFO.name, format!("cannot spawn a thread: {e}")))?;
+        Ok(ThreadPool {
+            queue: Some(queue),
+            threads,
+        })
+    }
+}
+
+fn worker_loop(worker: usize, rx: &Mutex<Receiver<Work>>) {
+    let ctx = Ctx::plain(worker);
+    loop {
+        // Hold the lock only to take one item; a poisoned lock cannot happen because
+        // nothing panics while holding it.
+        let next = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok(work) = next else { return };
+        let input = &work.job.inputs[work.index];
+        let outcome = execute_timed(work.job.workload.as_ref(), input, &ctx, work.origin);
+        // The batch may have given up on us; that is not this thread's problem.
+        let _ = work.reply.send(outcome);
+    }
+}
+
+impl Executor for ThreadPool {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+
+    fn workers(&self) -> usize {
+        self.threads.len()
+    }
+
+    fn run(&mut self, job: &Job) -> Result<Batch> {
+        let queue = self
+            .queue
+            .as_ref()
+            .ok_or_else(|| Error::executor(INFO.name, "pool is shut down"))?;
+        let origin = Origin::now();
+        let mut batch = BatchBuilder::new(job.len(), origin);
+        let (reply, results) = channel();
+        for index in 0..job.len() {
+            queue
+                .send(Work {
+                    job: job.clone(),
+                    index,
+                    origin,
+                    reply: reply.clone(),
+                })
+                .map_err(|_| Error::executor(INFO.name, "all pool threads are gone"))?;
+        }
+        drop(reply);
+        // Ends when every task has replied, or early if the threads died (then the missing
+        // tasks are kept as failures by `finish`).
+        for (result, record) in results.iter().take(job.len()) {
+            batch.set(result, record);
+        }
+        Ok(batch.finish(Counters::default()))
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.queue.take();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}

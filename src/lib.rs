@@ -1,0 +1,15 @@
+#![warn(missing_docs)]
+//! parbench: for this kind of work, which executor wins, and at how many workers?
+//!
+//! Two small traits carry the whole design:
+//! - [`workload::Workload`]: a list of independent, deterministic tasks with checkable outputs;
+//! - [`executor::Executor`]: a started pool of W workers that runs a batch of those tasks.
+//!
+//! Every batch produces one [`measure::Batch`] record (outputs, per-task start/stop, counters),
+//! and that record feeds the table, the exports, the pictures and the Criterion benches.
+
+pub mod error;
+pub mod executor;
+pub mod measure;
+pub mod system;
+pub mod workload;

@@ -1,0 +1,256 @@
+//! The one measurement record that every consumer reads: outputs, task timelines, counters.
+
+use crate::error::{Error, TaskError, TaskFailure};
+use serde::{Deserialize, Serialize};
+
+/// Nanoseconds on CLOCK_MONOTONIC. It is one clock for every thread and process on the
+/// machine, so worker processes can stamp their tasks on the parent's time axis.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The shared origin of a batch: every task's start and stop is measured from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin(pub u64);
+
+impl Origin {
+    /// An origin at this instant.
+    pub fn now() -> Self {
+        Origin(monotonic_ns())
+    }
+
+    /// Seconds from the origin to a monotonic timestamp.
+    pub fn secs_to(&self, t_ns: u64) -> f64 {
+        t_ns.saturating_sub(self.0) as f64 / 1e9
+    }
+
+    /// Seconds from the origin to now.
+    pub fn elapsed_s(&self) -> f64 {
+        self.secs_to(monotonic_ns())
+    }
+}
+
+/// One task's input: deterministic bytes derived from the workload's seed.
+/// Bytes, so the process pool can ship it without a serialiser in the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInput {
+    /// Position of the task in its batch.
+    pub index: usize,
+    /// The workload-defined payload (a loop count, a text, two matrices, a request path).
+    pub data: Vec<u8>,
+}
+
+/// One task's output. `checksum` is what executors are compared on; `payload` is what the
+/// workload returns to its caller (the product matrix for dot), and crosses process pipes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskOutput {
+    /// Checksum of the task's result.
+    pub checksum: u64,
+    /// Units processed: bytes written for io, body bytes read for api, steps for cpu.
+    pub units: u64,
+    /// The task's returned value, when it has one worth shipping.
+    pub payload: Vec<u8>,
+}
+
+/// Where and when one task ran: the seed's timeline data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// Task index.
+    pub task: usize,
+    /// Worker lane: 0..W for every executor.
+    pub worker: usize,
+    /// Process id that ran it (the parent's for in-process executors).
+    pub pid: u32,
+    /// Seconds from the batch origin to the task's start.
+    pub start_s: f64,
+    /// Seconds from the batch origin to the task's stop.
+    pub stop_s: f64,
+    /// Whether the task produced an output.
+    pub ok: bool,
+}
+
+impl TaskRecord {
+    /// Duration of the task in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.stop_s - self.start_s
+    }
+}
+
+/// Counters that only some executors or workloads have; absent ones stay `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Bytes the parent sent to worker processes.
+    pub bytes_sent: Option<u64>,
+    /// Bytes the parent received from worker processes.
+    pub bytes_received: Option<u64>,
+    /// Forced switches of the simulated GIL.
+    pub forced_switches: Option<u64>,
+    /// TCP connections the mock server accepted.
+    pub connections: Option<u64>,
+    /// CPU seconds (user + sys) spent in worker processes during the batch.
+    pub child_cpu_s: Option<f64>,
+}
+
+/// The result of one batch on one executor: every outcome, every record, the wall time.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Outcome per task, in task order. Failed tasks stay here; nothing is dropped.
+    pub results: Vec<Result<TaskOutput, TaskError>>,
+    /// Timeline record per task, in task order.
+    pub records: Vec<TaskRecord>,
+    /// Wall time of the batch, from the origin to the last stop, in seconds.
+    pub wall_s: f64,
+    /// Optional counters.
+    pub counters: Counters,
+}
+
+impl Batch {
+    /// Combined checksum of all outputs, or an error listing every failed task.
+    pub fn checksum(&self) -> Result<u64, Error> {
+        self.failures_as_error()?;
+        Ok(combine_checksums(
+            self.results
+                .iter()
+                .map(|r| r.as_ref().map(|o| o.checksum).unwrap_or(0)),
+        ))
+    }
+
+    /// Every failed task, in task order.
+    pub fn failures(&self) -> Vec<TaskFailure> {
+        self.results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.as_ref().err().map(|e| TaskFailure {
+                    task: i,
+                    worker: self
+                        .records
+                        .get(i)
+                        .map(|rec| {
+                            if rec.pid != std::process::id() {
+                                format!("{} (pid {})", rec.worker, rec.pid)
+                            } else {
+                                rec.worker.to_string()
+                            }
+                        })
+                        .unwrap_or_else(|| "?".into()),
+                    error: e.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// `Ok` when every task succeeded, else [`Error::TasksFailed`].
+    pub fn failures_as_error(&self) -> Result<(), Error> {
+        let failures = self.failures();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::TasksFailed {
+                failures,
+                total: self.results.len(),
+            })
+        }
+    }
+
+    /// Sum of the units processed by successful tasks.
+    pub fn units(&self) -> u64 {
+        self.results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|o| o.units)
+            .sum()
+    }
+}
+
+/// Order-sensitive combination of per-task checksums (FNV-style), so a swapped output is caught.
+pub fn combine_checksums(parts: impl IntoIterator<Item = u64>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        h ^= p;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h ^= h >> 29;
+    }
+    h
+}
+
+/// FNV-1a over bytes: a cheap, deterministic checksum for task payloads.
+pub fn checksum_bytes(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for chunk in data.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h ^= u64::from_le_bytes(word);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^ data.len() as u64
+}
+
+/// Assembles a [`Batch`] from tasks finishing in any order.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    origin: Origin,
+    results: Vec<Option<Result<TaskOutput, TaskError>>>,
+    records: Vec<Option<TaskRecord>>,
+}
+
+impl BatchBuilder {
+    /// A builder for `tasks` tasks timed from `origin`.
+    pub fn new(tasks: usize, origin: Origin) -> Self {
+        BatchBuilder {
+            origin,
+            results: vec![None; tasks],
+            records: vec![None; tasks],
+        }
+    }
+
+    /// The batch origin.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// Stores one task's outcome and record.
+    pub fn set(&mut self, result: Result<TaskOutput, TaskError>, record: TaskRecord) {
+        let i = record.task;
+        self.results[i] = Some(result);
+        self.records[i] = Some(record);
+    }
+
+    /// Finishes the batch. A task that never reported is kept as a failure, never dropped.
+    pub fn finish(self, counters: Counters) -> Batch {
+        let origin = self.origin;
+        let wall_s = origin.elapsed_s();
+        let records: Vec<TaskRecord> = self
+            .records
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.unwrap_or(TaskRecord {
+                    task: i,
+                    worker: 0,
+                    pid: std::process::id(),
+                    start_s: wall_s,
+                    stop_s: wall_s,
+                    ok: false,
+                })
+            })
+            .collect();
+        let results = self
+            .results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(TaskError::new("task never ran"))))
+            .collect();
+        Batch {
+            results,
+            records,
+            wall_s,
+            counters,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `cpu`: the seed's pure-Python loop, `count += i` for i in 0..size, made opaque to the
+//! optimiser so it really runs `size` steps of the same arithmetic.
+
+use super::{Params, Workload, WorkloadInfo};
+use crate::error::{Result, TaskError};
+use crate::executor::Ctx;
+use crate::measure::{TaskInput, TaskOutput};
+use std::hint::black_box;
+use std::sync::Arc;
+
+/// Registry entry.
+pub const INFO: WorkloadInfo = WorkloadInfo {
+    name: "cpu",
+    about: "pure CPU loop: count += i for i in 0..size (seed: 10 x 1e7 steps)",
+    hidden: false,
+    defaults,
+    open,
+};
+
+/// Steps between two check points of the simulated GIL: cheap enough not to show, frequent
+/// enough that a 5 ms switch interval is honoured (a few microseconds between checks).
+pub const CHECK_EVERY: u64 = 4096;
+
+/// Environment variable that lengthens the work (not the result) by a factor, to calibrate the
+/// regression gate with a known slowdown. Read only by this workload.
+pub const SLOWDOWN_ENV: &str = "PARBENCH_SLOWDOWN";
+
+fn defaults() -> Params {
+    Params {
+        tasks: 8,
+        size: 30_000_000,
+        ..Params::default()
+    }
+}
+
+fn open(params: Params) -> Result<Arc<dyn Workload>> {
+    let slowdown = match std::env::var(SLOWDOWN_ENV) {
+        Ok(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && (1.0..=100.0).contains(f))
+            .ok_or_else(|| {
+                crate::error::Error::workload(
+                    INFO.name,
+                    format!("{SLOWDOWN_ENV}={s} is not a factor between 1 and 100"),
+                )
+            })?,
+        Err(_) => 1.0,
+    };
+    Ok(Arc::new(Cpu { params, slowdown }))
+}
+
+/// The cpu workload.
+#[derive(Debug)]
+pub struct Cpu {
+    params: Params,
+    slowdown: f64,
+}
+
+/// `count += i` for i in 0..steps, one step at a time, with a check point every
+/// [`CHECK_EVERY`] steps.
+pub fn count_loop(steps: u64, ctx: &Ctx) -> u64 {
+    let mut count: u64 = 0;
+    let mut i: u64 = 0;
+    while i < steps {
+        let end = (i + CHECK_EVERY).min(steps);
+        while i < end {
+            // black_box hides `i` from the optimiser: no closed form, no vectorised sum.
+            count = count.wrapping_add(black_box(i));
+            i += 1;
+        }
+        ctx.checkpoint();
+    }
+    count
+}
+
+impl Workload for Cpu {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn inputs(&self) -> Result<Vec<TaskInput>> {
+        Ok((0..self.params.tasks)
+            .map(|index| TaskInput {
+                index,
+                data: self.params.size.to_le_bytes().to_vec(),
+            })
+            .collect())
+    }
+
+    fn run(&self, input: &TaskInput, ctx: &Ctx) -> Result<TaskOutput, TaskError> {
+        let steps = input
+            .data
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| TaskError::new("cpu input is not an 8-byte step count"))?;
+        let count = count_loop(steps, ctx);
+        if self.slowdown > 1.0 {
+            let extra = ((self.slowdown - 1.0) * steps as f64) as u64;
+            black_box(count_loop(extra, ctx));
+        }
+        Ok(TaskOutput {
+            checksum: count,
+            units: steps,
+            payload: Vec::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loop_matches_closed_form() {
+        let ctx = Ctx::plain(0);
+        for n in [0u64, 1, 2, 4095, 4096, 4097, 100_000] {
+            assert_eq!(count_loop(n, &ctx), n * n.saturating_sub(1) / 2, "n = {n}");
+        }
+    }
+}

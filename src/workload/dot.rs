@@ -1,0 +1,208 @@
+//! `dot`: dense f64 matrix multiply with ndarray (backed by matrixmultiply), the seed's
+//! `np.dot(a, b)`. `inner_threads` runs the kernel itself on K threads, as a multithreaded
+//! BLAS does, so the seed's "numpy gains nothing from threads" can be reproduced.
+
+use super::{Params, Rng, Workload, WorkloadInfo};
+use crate::error::{Error, Result, TaskError};
+use crate::executor::Ctx;
+use crate::measure::{checksum_bytes, TaskInput, TaskOutput};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Registry entry.
+pub const INFO: WorkloadInfo = WorkloadInfo {
+    name: "dot",
+    about: "dense f64 matrix product of two size x size matrices (seed: numpy 3000^2)",
+    hidden: false,
+    defaults,
+    open,
+};
+
+fn defaults() -> Params {
+    Params {
+        tasks: 4,
+        size: 1000,
+        ..Params::default()
+    }
+}
+
+fn open(params: Params) -> Result<Arc<dyn Workload>> {
+    let n = params.size as usize;
+    if n == 0 || n > 20_000 {
+        return Err(Error::workload(
+            INFO.name,
+            format!("matrix dimension {n} must be 1..=20000"),
+        ));
+    }
+    let inner = match params.inner_threads {
+        0 => {
+            return Err(Error::workload(
+                INFO.name,
+                "inner threads must be at least 1",
+            ))
+        }
+        1 => None,
+        k => Some(
+            ::rayon::ThreadPoolBuilder::new()
+                .num_threads(k)
+                .thread_name(|i| format!("parbench-dot-inner-{i}"))
+                .build()
+                .map_err(|e| Error::workload(INFO.name, e))?,
+        ),
+    };
+    Ok(Arc::new(Dot { params, n, inner }))
+}
+
+/// The dot workload, with its optional inner kernel pool.
+pub struct Dot {
+    params: Params,
+    n: usize,
+    inner: Option<::rayon::ThreadPool>,
+}
+
+/// Views bytes as f64s without a copy when they are aligned (the allocator's usual case).
+fn as_f64s(bytes: &[u8]) -> Cow<'_, [f64]> {
+    // SAFETY: every bit pattern is a valid f64; align_to only yields a correctly aligned middle.
+    let (head, mid, tail) = unsafe { bytes.align_to::<f64>() };
+    if head.is_empty() && tail.is_empty() {
+        Cow::Borrowed(mid)
+    } else {
+        Cow::Owned(
+            bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+                .collect(),
+        )
+    }
+}
+
+fn f64s_to_bytes(values: &[f64]) -> Vec<u8> {
+    // SAFETY: u8 has no alignment requirement and f64 has no padding.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+    .to_vec()
+}
+
+/// C = A B, single-threaded kernel.
+pub fn multiply(a: ArrayView2<f64>, b: ArrayView2<f64>, c: ArrayViewMut2<f64>) {
+    let mut c = c;
+    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+}
+
+/// C = A B with the rows of A and C split into blocks over `pool`'s threads.
+pub fn multiply_row_blocks(
+    pool: &::rayon::ThreadPool,
+    a: ArrayView2<f64>,
+    b: ArrayView2<f64>,
+    mut c: ArrayViewMut2<f64>,
+) {
+    let k = pool.current_num_threads();
+    let rows = a.nrows().div_ceil(k).max(1);
+    pool.scope(|s| {
+        for (a_block, c_block) in a
+            .axis_chunks_iter(Axis(0), rows)
+            .zip(c.axis_chunks_iter_mut(Axis(0), rows))
+        {
+            s.spawn(move |_| multiply(a_block, b, c_block));
+        }
+    });
+}
+
+impl Workload for Dot {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn inputs(&self) -> Result<Vec<TaskInput>> {
+        let cells = self.n * self.n;
+        Ok((0..self.params.tasks)
+            .map(|index| {
+                let mut rng = Rng::new(self.params.seed, index as u64);
+                let values: Vec<f64> = (0..2 * cells).map(|_| rng.next_f64()).collect();
+                TaskInput {
+                    index,
+                    data: f64s_to_bytes(&values),
+                }
+            })
+            .collect())
+    }
+
+    fn run(&self, input: &TaskInput, ctx: &Ctx) -> Result<TaskOutput, TaskError> {
+        let n = self.n;
+        if input.data.len() != 2 * n * n * 8 {
+            return Err(TaskError::new(format!(
+                "dot input has {} bytes, expected two {n}x{n} f64 matrices",
+                input.data.len()
+            )));
+        }
+        let values = as_f64s(&input.data);
+        let (a, b) = values.split_at(n * n);
+        let a = ArrayView2::from_shape((n, n), a).map_err(|e| TaskError::new(e.to_string()))?;
+        let b = ArrayView2::from_shape((n, n), b).map_err(|e| TaskError::new(e.to_string()))?;
+        let mut c = vec![0.0f64; n * n];
+        let c_view =
+            ArrayViewMut2::from_shape((n, n), &mut c).map_err(|e| TaskError::new(e.to_string()))?;
+        // The native kernel runs with the simulated GIL released, as numpy's does.
+        ctx.release(|| match &self.inner {
+            None => multiply(a, b, c_view),
+            Some(pool) => multiply_row_blocks(pool, a, b, c_view),
+        });
+        let payload = f64s_to_bytes(&c);
+        Ok(TaskOutput {
+            checksum: checksum_bytes(&payload),
+            units: 2 * (n as u64).pow(3),
+            payload,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_all(inner_threads: usize) -> Vec<TaskOutput> {
+        let w = open(Params {
+            tasks: 2,
+            size: 33,
+            inner_threads,
+            ..defaults()
+        })
+        .unwrap();
+        let inputs = w.inputs().unwrap();
+        inputs
+            .iter()
+            .map(|i| w.run(i, &Ctx::plain(0)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn product_matches_naive() {
+        let n = 5;
+        let a: Vec<f64> = (0..n * n).map(|x| x as f64).collect();
+        let b: Vec<f64> = (0..n * n).map(|x| (x % 7) as f64 - 3.0).collect();
+        let mut c = vec![0.0; n * n];
+        multiply(
+            ArrayView2::from_shape((n, n), &a).unwrap(),
+            ArrayView2::from_shape((n, n), &b).unwrap(),
+            ArrayViewMut2::from_shape((n, n), &mut c).unwrap(),
+        );
+        for i in 0..n {
+            for j in 0..n {
+                let want: f64 = (0..n).map(|k| a[i * n + k] * b[k * n + j]).sum();
+                assert_eq!(c[i * n + j], want);
+            }
+        }
+    }
+
+    #[test]
+    fn inner_threads_give_identical_outputs() {
+        assert_eq!(run_all(1), run_all(3));
+    }
+}

@@ -1,0 +1,171 @@
+//! `io`: each task writes a large random lowercase text to its own file in a private
+//! temporary directory, then flushes it (fsync optional, off as in the seed). The text is
+//! task input, so an out-of-process executor must ship it, as Python pickles it.
+
+use super::{Params, Rng, Workload, WorkloadInfo};
+use crate::error::{Error, Result, TaskError};
+use crate::executor::Ctx;
+use crate::measure::{combine_checksums, TaskInput, TaskOutput};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Registry entry.
+pub const INFO: WorkloadInfo = WorkloadInfo {
+    name: "io",
+    about: "write a random lowercase text per task to its own temp file (seed: 12 x 50 MB)",
+    hidden: false,
+    defaults,
+    open,
+};
+
+fn defaults() -> Params {
+    Params {
+        tasks: 12,
+        size: 16 << 20,
+        ..Params::default()
+    }
+}
+
+fn open(mut params: Params) -> Result<Arc<dyn Workload>> {
+    let (dir, owned) = match &params.endpoint {
+        Some(path) => (PathBuf::from(path), None),
+        None => {
+            let tmp = tempfile::Builder::new()
+                .prefix("parbench-io-")
+                .tempdir()
+                .map_err(|e| {
+                    Error::workload(
+                        INFO.name,
+                        format!("cannot create a temporary directory: {e}"),
+                    )
+                })?;
+            (tmp.path().to_path_buf(), Some(tmp))
+        }
+    };
+    if !dir.is_dir() {
+        return Err(Error::workload(
+            INFO.name,
+            format!("{} is not a directory", dir.display()),
+        ));
+    }
+    params.endpoint = Some(dir.display().to_string());
+    Ok(Arc::new(Io {
+        params,
+        dir,
+        _owned: owned,
+    }))
+}
+
+/// The io workload. The directory is removed when the workload that made it is dropped.
+#[derive(Debug)]
+pub struct Io {
+    params: Params,
+    dir: PathBuf,
+    _owned: Option<tempfile::TempDir>,
+}
+
+impl Io {
+    /// The directory the tasks write into.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// `len` random lowercase letters, eight per 64-bit draw.
+pub fn lowercase_text(seed: u64, stream: u64, len: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed, stream);
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let r = rng.next_u64();
+        for k in 0..8 {
+            if out.len() == len {
+                break;
+            }
+            // 8 bits -> 0..26 by multiply-shift: no division in the hot loop.
+            out.push(b'a' + (((r >> (k * 8)) & 0xff) * 26 >> 8) as u8);
+        }
+    }
+    out
+}
+
+impl Workload for Io {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn inputs(&self) -> Result<Vec<TaskInput>> {
+        let len = usize::try_from(self.params.size)
+            .map_err(|_| Error::workload(INFO.name, "size does not fit in memory"))?;
+        Ok((0..self.params.tasks)
+            .map(|index| TaskInput {
+                index,
+                data: lowercase_text(self.params.seed, index as u64, len),
+            })
+            .collect())
+    }
+
+    fn run(&self, input: &TaskInput, ctx: &Ctx) -> Result<TaskOutput, TaskError> {
+        let path = self.dir.join(format!("task-{}.txt", input.index));
+        let fail = |what: &str, e: std::io::Error| {
+            TaskError::new(format!("{what} {}: {e}", path.display()))
+        };
+        // The syscalls run with the simulated GIL released, as CPython's file writes do.
+        ctx.release(|| {
+            let mut file = std::fs::File::create(&path).map_err(|e| fail("cannot create", e))?;
+            file.write_all(&input.data)
+                .map_err(|e| fail("cannot write", e))?;
+            file.flush().map_err(|e| fail("cannot flush", e))?;
+            if self.params.fsync {
+                file.sync_all().map_err(|e| fail("cannot fsync", e))?;
+            }
+            Ok(())
+        })?;
+        let written = input.data.len() as u64;
+        Ok(TaskOutput {
+            checksum: combine_checksums([input.index as u64, written]),
+            units: written,
+            payload: Vec::new(),
+        })
+    }
+
+    fn bytes_per_task(&self) -> Option<u64> {
+        Some(self.params.size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_lowercase_and_deterministic() {
+        let a = lowercase_text(1, 2, 1000);
+        assert_eq!(a.len(), 1000);
+        assert!(a.iter().all(|c| c.is_ascii_lowercase()));
+        assert_eq!(a, lowercase_text(1, 2, 1000));
+        assert_ne!(a, lowercase_text(1, 3, 1000));
+        // All 26 letters appear in a long enough text.
+        let mut seen = [false; 26];
+        a.iter().for_each(|c| seen[(c - b'a') as usize] = true);
+        assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn tempdir_removed_on_drop() {
+        let w = open(Params {
+            tasks: 1,
+            size: 10,
+            ..defaults()
+        })
+        .unwrap();
+        let dir = PathBuf::from(w.params().endpoint.clone().unwrap());
+        assert!(dir.is_dir());
+        drop(w);
+        assert!(!dir.exists());
+    }
+}

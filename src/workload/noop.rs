@@ -1,0 +1,66 @@
+//! `noop`: tasks that do nothing with an input of `size` bytes. Hidden from `all`; the
+//! overhead benches use it to time dispatch and process round trips apart from any work.
+
+use super::{Params, Workload, WorkloadInfo};
+use crate::error::{Result, TaskError};
+use crate::executor::Ctx;
+use crate::measure::{TaskInput, TaskOutput};
+use std::sync::Arc;
+
+/// Registry entry.
+pub const INFO: WorkloadInfo = WorkloadInfo {
+    name: "noop",
+    about: "empty tasks carrying `size` bytes of input, to measure executor overhead",
+    hidden: true,
+    defaults,
+    open,
+};
+
+fn defaults() -> Params {
+    Params {
+        tasks: 1,
+        size: 0,
+        ..Params::default()
+    }
+}
+
+fn open(params: Params) -> Result<Arc<dyn Workload>> {
+    Ok(Arc::new(Noop { params }))
+}
+
+/// The noop workload.
+#[derive(Debug)]
+pub struct Noop {
+    params: Params,
+}
+
+impl Workload for Noop {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn inputs(&self) -> Result<Vec<TaskInput>> {
+        Ok((0..self.params.tasks)
+            .map(|index| TaskInput {
+                index,
+                data: vec![0u8; self.params.size as usize],
+            })
+            .collect())
+    }
+
+    fn run(&self, input: &TaskInput, _ctx: &Ctx) -> Result<TaskOutput, TaskError> {
+        Ok(TaskOutput {
+            checksum: input.data.len() as u64,
+            units: input.data.len() as u64,
+            payload: Vec::new(),
+        })
+    }
+
+    fn bytes_per_task(&self) -> Option<u64> {
+        Some(self.params.size)
+    }
+}
