@@ -11,5 +11,6 @@
 pub mod error;
 pub mod executor;
 pub mod measure;
+pub mod report;
 pub mod system;
 pub mod workload;

@@ -1,0 +1,103 @@
+//! The result of one configuration in a sweep: what the table, the exports and the charts read.
+
+use crate::measure::{Counters, TaskRecord};
+use serde::{Deserialize, Serialize};
+
+/// Median, min and max of repeated wall times, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Median.
+    pub median: f64,
+    /// Minimum.
+    pub min: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl Spread {
+    /// Spread of a non-empty sample.
+    pub fn of(samples: &[f64]) -> Spread {
+        let mut s = samples.to_vec();
+        s.sort_by(|a, b| a.total_cmp(b));
+        let n = s.len();
+        let median = if n == 0 {
+            f64::NAN
+        } else if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        };
+        Spread {
+            median,
+            min: s.first().copied().unwrap_or(f64::NAN),
+            max: s.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+/// One configuration (workload x executor x workers) measured over R repetitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Workload name.
+    pub workload: String,
+    /// Executor name.
+    pub executor: String,
+    /// Worker count.
+    pub workers: usize,
+    /// Tasks per batch.
+    pub tasks: usize,
+    /// Per-task size in the workload's unit.
+    pub size: u64,
+    /// dot: threads inside the kernel.
+    pub inner_threads: usize,
+    /// Wall time of the batch over the repetitions.
+    pub wall_s: Spread,
+    /// Median serial wall time / median wall time, when serial ran in the same sweep.
+    pub speedup: Option<f64>,
+    /// speedup / min(workers, cores).
+    pub efficiency: Option<f64>,
+    /// api: the ideal wall time ceil(tasks / workers) x latency.
+    pub ideal_s: Option<f64>,
+    /// api: median wall / ideal.
+    pub wall_over_ideal: Option<f64>,
+    /// CPU seconds (user + sys) of the median repetition, worker processes included.
+    pub cpu_s: f64,
+    /// cpu / (wall x cores): 1.0 means every core busy for the whole batch.
+    pub utilisation: f64,
+    /// Bytes per second the tasks moved (io), over the median wall time.
+    pub bytes_per_s: Option<f64>,
+    /// Time to start the executor's pool for this worker count, outside the timed region.
+    pub pool_start_s: f64,
+    /// Combined checksum of the outputs; equal to serial's, or the run fails.
+    pub checksum: u64,
+    /// Counters of the median repetition.
+    pub counters: Counters,
+    /// Amdahl serial fraction fitted to this executor's speedups on this workload.
+    pub serial_fraction: Option<f64>,
+    /// Task records of the median repetition: the timeline.
+    pub records: Vec<TaskRecord>,
+}
+
+/// The machine a sweep ran on, recorded beside its results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Cores used for efficiency and utilisation (the pinned set when `--cpus` is given).
+    pub cores: usize,
+    /// The cores the run was pinned to, if any.
+    pub cpus: Option<Vec<usize>>,
+    /// Operating system and architecture.
+    pub os: String,
+    /// Git commit of the working tree, if known.
+    pub commit: Option<String>,
+    /// parbench version.
+    pub version: String,
+}
+
+/// A whole sweep: the machine and every configuration's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Where it ran.
+    pub machine: Machine,
+    /// Every configuration, in the order run.
+    pub results: Vec<RunResult>,
+}
