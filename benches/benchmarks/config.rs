@@ -1,0 +1,219 @@
+//! The suite's knobs: the profile and the `PARBENCH_*` environment variables (listed in
+//! `bench_main.rs`), read once. A bad value panics with a message naming the variable, since
+//! a bench that silently ignored a knob would measure something else than was asked.
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
+use parbench::executor::check_workers;
+use parbench::workload::ServerKind;
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Worker counts swept when `PARBENCH_WORKERS` is not set: 1 to 4x the 2 cores of the
+/// reference machine, so both the scaling and the oversubscription show.
+pub const DEFAULT_WORKERS: &[usize] = &[1, 2, 4, 8];
+
+/// The quick profile cuts each task's work by this factor (each group says how it applies it),
+/// so a smoke run of the whole suite fits in a few minutes on 2 cores.
+pub const QUICK_DIVISOR: u64 = 8;
+
+/// How much measuring a run buys: a full run for the HTML report, or a smoke run for CI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `cargo bench`: 10 flat samples per workload benchmark, the workloads' own sizes.
+    Default,
+    /// `PARBENCH_PROFILE=quick` or `--quick`: about 1/8 of the work per task, short sampling.
+    Quick,
+}
+
+/// Sampling settings for one kind of group.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Number of samples (Criterion's minimum is 10).
+    pub sample_size: usize,
+    /// Warm-up before sampling; at least one iteration runs whatever its length.
+    pub warm_up: Duration,
+    /// Target time of the sampling phase.
+    pub measurement: Duration,
+}
+
+impl Profile {
+    /// Workload groups: one iteration is a whole batch (tens to hundreds of ms), so 10 flat
+    /// samples bound the run time while the warm-up fills page caches and connection pools.
+    pub fn work(self) -> Timing {
+        match self {
+            Profile::Default => Timing {
+                sample_size: 10,
+                warm_up: Duration::from_secs(1),
+                measurement: Duration::from_secs(3),
+            },
+            Profile::Quick => Timing {
+                sample_size: 10,
+                warm_up: Duration::from_millis(150),
+                measurement: Duration::from_millis(400),
+            },
+        }
+    }
+
+    /// Overhead group: iterations of microseconds to milliseconds, so more samples are cheap
+    /// and the linear sampling of Criterion applies.
+    pub fn overhead(self) -> Timing {
+        match self {
+            Profile::Default => Timing {
+                sample_size: 30,
+                warm_up: Duration::from_millis(500),
+                measurement: Duration::from_secs(2),
+            },
+            Profile::Quick => Timing {
+                sample_size: 10,
+                warm_up: Duration::from_millis(100),
+                measurement: Duration::from_millis(300),
+            },
+        }
+    }
+
+    /// Bootstrap resamples: with 10 samples the default 100 000 buys nothing a smoke run needs.
+    fn resamples(self) -> usize {
+        match self {
+            Profile::Default => 100_000,
+            Profile::Quick => 10_000,
+        }
+    }
+}
+
+/// Every knob of the suite, parsed from the environment.
+#[derive(Debug)]
+pub struct Knobs {
+    /// `PARBENCH_PROFILE` (or Criterion's `--quick`).
+    pub profile: Profile,
+    /// `PARBENCH_WORKERS`: worker counts for every scaling executor.
+    pub workers: Vec<usize>,
+    /// `PARBENCH_TASKS`: tasks per batch in every workload group.
+    pub tasks: Option<usize>,
+    /// `PARBENCH_LATENCY_MS`: api server latency.
+    pub latency_ms: Option<u64>,
+    /// `PARBENCH_SERVER`: which mock server the api group talks to.
+    pub server: Option<ServerKind>,
+    /// `PARBENCH_INNER_THREADS`: threads inside the dot kernel.
+    pub inner_threads: Option<usize>,
+    /// `PARBENCH_THROUGHPUT=1`: report elements/bytes per second.
+    pub throughput: bool,
+}
+
+/// The knobs, read from the environment on first use.
+pub fn knobs() -> &'static Knobs {
+    static KNOBS: OnceLock<Knobs> = OnceLock::new();
+    KNOBS.get_or_init(Knobs::from_env)
+}
+
+impl Knobs {
+    fn from_env() -> Knobs {
+        let quick_flag = std::env::args().any(|a| a == "--quick");
+        let profile = match var("PARBENCH_PROFILE").as_deref() {
+            None | Some("default") if quick_flag => Profile::Quick,
+            None | Some("default") => Profile::Default,
+            Some("quick") => Profile::Quick,
+            Some(other) => panic!("PARBENCH_PROFILE={other}: expected 'default' or 'quick'"),
+        };
+        let workers = match var("PARBENCH_WORKERS") {
+            None => DEFAULT_WORKERS.to_vec(),
+            Some(list) => parse_workers(&list),
+        };
+        let server = var("PARBENCH_SERVER").map(|s| {
+            serde_json::from_value(serde_json::Value::String(s.clone())).unwrap_or_else(|_| {
+                panic!("PARBENCH_SERVER={s}: expected 'mockito' or 'keepalive'")
+            })
+        });
+        let throughput = match var("PARBENCH_THROUGHPUT").as_deref() {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => panic!("PARBENCH_THROUGHPUT={other}: expected 0 or 1"),
+        };
+        Knobs {
+            profile,
+            workers,
+            tasks: positive("PARBENCH_TASKS"),
+            latency_ms: positive("PARBENCH_LATENCY_MS"),
+            server,
+            inner_threads: positive("PARBENCH_INNER_THREADS"),
+            throughput,
+        }
+    }
+}
+
+/// `PARBENCH_SIZE_<WORKLOAD>`: per-task size of one workload (steps, bytes, matrix dimension).
+pub fn size_for(workload: &str) -> Option<u64> {
+    positive(&format!("PARBENCH_SIZE_{}", workload.to_uppercase()))
+}
+
+/// A variable's value; unset and empty both mean "not set".
+fn var(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => None,
+        Ok(v) => Some(v.trim().to_string()),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(v)) => panic!("{name}={v:?} is not valid UTF-8"),
+    }
+}
+
+/// A whole number of at least 1.
+fn positive<T: FromStr + PartialOrd + From<u8>>(name: &str) -> Option<T> {
+    var(name).map(|s| match s.parse::<T>() {
+        Ok(n) if n >= T::from(1) => n,
+        _ => panic!("{name}={s}: expected a whole number of at least 1"),
+    })
+}
+
+/// `1,2,4,8`: distinct valid worker counts, in the order given.
+fn parse_workers(list: &str) -> Vec<usize> {
+    let mut workers = Vec::new();
+    for part in list.split(',') {
+        let w = part
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .and_then(|w| check_workers(w).ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "PARBENCH_WORKERS={list}: '{}' is not a worker count in 1..={}",
+                    part.trim(),
+                    parbench::executor::MAX_WORKERS
+                )
+            });
+        if !workers.contains(&w) {
+            workers.push(w);
+        }
+    }
+    workers
+}
+
+/// The Criterion runner for every group: the profile's workload timing, which Criterion's own
+/// flags (`--sample-size`, `--warm-up-time`, `--measurement-time`, `--nresamples`) override.
+pub fn criterion() -> Criterion {
+    let profile = knobs().profile;
+    let t = profile.work();
+    Criterion::default()
+        .sample_size(t.sample_size)
+        .warm_up_time(t.warm_up)
+        .measurement_time(t.measurement)
+        .nresamples(profile.resamples())
+}
+
+/// Gives a group its own timing, except where a Criterion flag on the command line asked for
+/// a value (group settings would otherwise silently win over the flag).
+pub fn apply(group: &mut BenchmarkGroup<'_, WallTime>, t: Timing) {
+    if !flag_given("--sample-size") {
+        group.sample_size(t.sample_size);
+    }
+    if !flag_given("--warm-up-time") {
+        group.warm_up_time(t.warm_up);
+    }
+    if !flag_given("--measurement-time") {
+        group.measurement_time(t.measurement);
+    }
+}
+
+fn flag_given(flag: &str) -> bool {
+    std::env::args().any(|a| a == flag || a.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
+}

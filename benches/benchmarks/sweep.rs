@@ -1,0 +1,239 @@
+//! The parameter sweep every group shares: which executors at which worker counts, pools kept
+//! warm outside the timed region, fixtures opened once per group, and batches that are checked
+//! against the serial result before their time counts.
+
+use super::config::{self, knobs, Profile};
+use criterion::measurement::WallTime;
+use criterion::{
+    AxisScale, BenchmarkGroup, BenchmarkId, Criterion, PlotConfiguration, SamplingMode, Throughput,
+};
+use parbench::executor::{self, ExecOptions, Executor, ExecutorInfo, Job, EXECUTORS};
+use parbench::measure::Batch;
+use parbench::workload::{self, Params};
+use std::cell::OnceCell;
+use std::fmt::Display;
+use std::time::{Duration, Instant};
+
+/// One executor at one worker count: the function and parameter of a benchmark id.
+#[derive(Clone, Copy)]
+pub struct Point {
+    /// The registry entry.
+    pub executor: &'static ExecutorInfo,
+    /// Worker count.
+    pub workers: usize,
+}
+
+impl Point {
+    /// Executor name, the function part of the id.
+    pub fn name(&self) -> &'static str {
+        self.executor.name
+    }
+
+    /// Starts a pool for this point. Callers keep this out of the timed region, except the
+    /// overhead group's start/stop benchmark, whose subject it is.
+    pub fn start(&self) -> Box<dyn Executor> {
+        executor::start(self.name(), &options(self.workers)).unwrap_or_else(|e| {
+            panic!(
+                "cannot start executor {} with {} workers: {e}",
+                self.name(),
+                self.workers
+            )
+        })
+    }
+}
+
+/// Every registered executor at every swept worker count; an executor that does not scale
+/// (serial) appears once, at 1 worker. New registry entries join the sweep by themselves.
+pub fn points() -> Vec<Point> {
+    EXECUTORS
+        .iter()
+        .flat_map(|executor| {
+            let workers = if executor.scales {
+                knobs().workers.clone()
+            } else {
+                vec![1]
+            };
+            workers
+                .into_iter()
+                .map(move |workers| Point { executor, workers })
+        })
+        .collect()
+}
+
+/// The points of the executors that scale: the ones with a pool worth starting.
+pub fn scaling_points() -> Vec<Point> {
+    points().into_iter().filter(|p| p.executor.scales).collect()
+}
+
+/// Options for `workers` workers. Process workers re-run this package's own binary.
+pub fn options(workers: usize) -> ExecOptions {
+    let mut options = ExecOptions::new(workers);
+    options.worker_exe = Some(env!("CARGO_BIN_EXE_parbench").into());
+    options
+}
+
+/// An opened workload, its inputs, and the serial checksum every batch must reproduce.
+pub struct Fixture {
+    /// Workload and inputs, shared with the pools.
+    pub job: Job,
+    /// Combined checksum of a serial batch.
+    pub reference: u64,
+}
+
+/// A fixture opened on first use, so that `--list` and filtered runs never start a server or
+/// generate inputs for benchmarks they skip.
+pub struct LazyFixture {
+    workload: &'static str,
+    params: Params,
+    cell: OnceCell<Fixture>,
+}
+
+impl LazyFixture {
+    /// A fixture for `workload` with these parameters, not opened yet.
+    pub fn new(workload: &'static str, params: Params) -> Self {
+        LazyFixture {
+            workload,
+            params,
+            cell: OnceCell::new(),
+        }
+    }
+
+    /// The hidden `noop` workload: `tasks` empty tasks carrying `size` bytes each.
+    pub fn noop(tasks: usize, size: u64) -> Self {
+        let mut params = workload::defaults("noop").unwrap_or_else(|e| panic!("{e}"));
+        params.tasks = tasks;
+        params.size = size;
+        LazyFixture::new("noop", params)
+    }
+
+    /// Opens the workload, makes its inputs and runs the serial reference batch, once.
+    pub fn get(&self) -> &Fixture {
+        self.cell.get_or_init(|| {
+            let name = self.workload;
+            let opened = workload::open(name, self.params.clone())
+                .unwrap_or_else(|e| panic!("cannot open workload {name}: {e}"));
+            let job = Job::new(opened)
+                .unwrap_or_else(|e| panic!("cannot make the inputs of workload {name}: {e}"));
+            let mut serial = executor::start("serial", &options(1))
+                .unwrap_or_else(|e| panic!("cannot start the serial reference: {e}"));
+            let batch = serial
+                .run(&job)
+                .unwrap_or_else(|e| panic!("{name}: the serial reference batch failed: {e}"));
+            let reference = batch
+                .checksum()
+                .unwrap_or_else(|e| panic!("{name}: the serial reference batch failed: {e}"));
+            Fixture { job, reference }
+        })
+    }
+
+    /// Criterion throughput of one batch: tasks, plus bytes where the workload moves bytes.
+    pub fn throughput(&self) -> Throughput {
+        let fixture = self.get();
+        let tasks = fixture.job.len() as u64;
+        match fixture.job.workload.bytes_per_task() {
+            Some(bytes) => Throughput::ElementsAndBytes {
+                elements: tasks,
+                bytes: tasks * bytes,
+            },
+            None => Throughput::Elements(tasks),
+        }
+    }
+}
+
+/// Panics unless every task succeeded and the batch reproduces the serial checksum: a failed
+/// or wrong batch must stop the run, never be timed as if it were a result.
+pub fn check(batch: &Batch, reference: u64, what: &dyn Display) {
+    match batch.checksum() {
+        Ok(sum) if sum == reference => {}
+        Ok(sum) => {
+            panic!("{what}: checksum {sum:#x} differs from the serial reference {reference:#x}")
+        }
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
+/// Runs `iters` batches on a warm pool; only the `run` calls are timed, the checks are not.
+pub fn time_batches(
+    pool: &mut dyn Executor,
+    fixture: &Fixture,
+    iters: u64,
+    what: &dyn Display,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let started = Instant::now();
+        let batch = pool.run(&fixture.job);
+        total += started.elapsed();
+        let batch = batch.unwrap_or_else(|e| panic!("{what}: {e}"));
+        check(&batch, fixture.reference, what);
+    }
+    total
+}
+
+/// Benchmarks batches of `fixture` on a pool of `point`, started once before the first sample
+/// and stopped after the last one.
+pub fn bench_warm(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    point: Point,
+    fixture: &LazyFixture,
+) {
+    let mut pool: Option<Box<dyn Executor>> = None;
+    let what = format!("{}/{}", point.name(), point.workers);
+    group.bench_with_input(id, &point, |b, point| {
+        let fixture = fixture.get();
+        let pool = pool.get_or_insert_with(|| point.start());
+        b.iter_custom(|iters| time_batches(pool.as_mut(), fixture, iters, &what));
+    });
+}
+
+/// The parameters a workload group runs with: the workload's defaults, scaled down by
+/// `quick` in the quick profile, then the `PARBENCH_*` overrides.
+pub fn workload_params(name: &'static str, quick: fn(&mut Params)) -> Params {
+    let knobs = knobs();
+    let mut params = workload::defaults(name).unwrap_or_else(|e| panic!("{e}"));
+    if knobs.profile == Profile::Quick {
+        quick(&mut params);
+    }
+    if let Some(tasks) = knobs.tasks {
+        params.tasks = tasks;
+    }
+    if let Some(size) = config::size_for(name) {
+        params.size = size;
+    }
+    if let Some(latency) = knobs.latency_ms {
+        params.latency_ms = latency;
+    }
+    if let Some(server) = knobs.server {
+        params.server = server;
+    }
+    if let Some(inner) = knobs.inner_threads {
+        params.inner_threads = inner;
+    }
+    params
+}
+
+/// One workload group: every point of the sweep, ids `<workload>/<executor>/<workers>`, so
+/// that the group summary draws time against workers per executor.
+pub fn workload_group(c: &mut Criterion, name: &'static str, quick: fn(&mut Params)) {
+    let fixture = LazyFixture::new(name, workload_params(name, quick));
+    let mut group = c.benchmark_group(name);
+    config::apply(&mut group, knobs().profile.work());
+    // An iteration is a whole batch: linear sampling would need far more of them.
+    group.sampling_mode(SamplingMode::Flat);
+    // Workers double from point to point and times halve at best: log axes keep every
+    // executor's line readable.
+    group.plot_config(PlotConfiguration::default().summary_scale(AxisScale::Logarithmic));
+    if knobs().throughput {
+        group.throughput(fixture.throughput());
+    }
+    for point in points() {
+        bench_warm(
+            &mut group,
+            BenchmarkId::new(point.name(), point.workers),
+            point,
+            &fixture,
+        );
+    }
+    group.finish();
+}
