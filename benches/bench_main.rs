@@ -17,11 +17,11 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `PARBENCH_PROFILE` | `default` | `quick` (or Criterion's `--quick`): 1/8 of the work per task, short sampling, for smoke runs and CI |
+//! | `PARBENCH_PROFILE` | `default` | `quick` (or Criterion's `--quick`): 1/16 of the work per task, short sampling, no plots: for smoke runs and CI |
 //! | `PARBENCH_WORKERS` | `1,2,4,8` | worker counts swept for every executor that scales |
 //! | `PARBENCH_TASKS` | each workload's | tasks per batch in the workload groups |
 //! | `PARBENCH_SIZE_API`, `_IO`, `_CPU`, `_DOT` | each workload's | per-task size: body bytes, file bytes, loop steps, matrix dimension |
-//! | `PARBENCH_LATENCY_MS` | 20 (quick: 5) | api server latency per response |
+//! | `PARBENCH_LATENCY_MS` | 20 (quick: 2) | api server latency per response |
 //! | `PARBENCH_SERVER` | `mockito` | api mock server: `mockito` or `keepalive` |
 //! | `PARBENCH_INNER_THREADS` | 1 | threads inside the dot kernel |
 //! | `PARBENCH_THROUGHPUT` | 0 | `1`: report tasks/s (and bytes/s for io) in the workload and dispatch benches |
@@ -31,9 +31,10 @@
 //! against the throughput value when one is set: with a constant task count the chart over
 //! workers would disappear. The round-trip benches always report bytes/s.
 //!
-//! Profiles: `default` uses 10 flat samples, 1 s warm-up and 3 s measurement per workload
-//! benchmark, 30 samples over 2 s per overhead benchmark. `quick` uses 10 samples, 150 ms
-//! warm-up, 400 ms measurement (300 ms for overhead) and 10 000 bootstrap resamples. Criterion's
+//! Profiles: `default` takes 10 flat samples (at least one batch each) after a 0.5 s warm-up,
+//! over about 2 s, per workload benchmark, and 20 samples over 1.5 s per overhead benchmark,
+//! with the HTML report. `quick` takes 10 samples over 300 ms (200 ms for overhead), 10 000
+//! bootstrap resamples and no plots (add `--plotting-backend plotters` to get them). Criterion's
 //! own flags (`--sample-size`, `--warm-up-time`, `--measurement-time`, `--nresamples`,
 //! `--save-baseline`, `--baseline`, `--noplot`, `--test`, `--list`, filters) still apply and win
 //! over the profile. Quick-profile results measure smaller tasks: never compare them with a

@@ -16,14 +16,16 @@ pub const DEFAULT_WORKERS: &[usize] = &[1, 2, 4, 8];
 
 /// The quick profile cuts each task's work by this factor (each group says how it applies it),
 /// so a smoke run of the whole suite fits in a few minutes on 2 cores.
-pub const QUICK_DIVISOR: u64 = 8;
+pub const QUICK_DIVISOR: u64 = 16;
 
 /// How much measuring a run buys: a full run for the HTML report, or a smoke run for CI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// `cargo bench`: 10 flat samples per workload benchmark, the workloads' own sizes.
+    /// `cargo bench`: the workloads' own sizes, HTML report.
     Default,
-    /// `PARBENCH_PROFILE=quick` or `--quick`: about 1/8 of the work per task, short sampling.
+    /// `PARBENCH_PROFILE=quick` or `--quick`: [`QUICK_DIVISOR`] times less work per task,
+    /// short sampling, no plots (each benchmark's SVGs cost about a second on a loaded 2-core
+    /// machine, more than its measurement).
     Quick,
 }
 
@@ -40,18 +42,20 @@ pub struct Timing {
 
 impl Profile {
     /// Workload groups: one iteration is a whole batch (tens to hundreds of ms), so 10 flat
-    /// samples bound the run time while the warm-up fills page caches and connection pools.
+    /// samples of at least one batch each set the floor of the run time. The pool is already
+    /// started, so a short warm-up (Criterion runs 1, 2, 4... batches until it has passed) only
+    /// has to fill page caches and connection pools.
     pub fn work(self) -> Timing {
         match self {
             Profile::Default => Timing {
                 sample_size: 10,
-                warm_up: Duration::from_secs(1),
-                measurement: Duration::from_secs(3),
+                warm_up: Duration::from_millis(500),
+                measurement: Duration::from_secs(2),
             },
             Profile::Quick => Timing {
                 sample_size: 10,
-                warm_up: Duration::from_millis(150),
-                measurement: Duration::from_millis(400),
+                warm_up: Duration::from_millis(100),
+                measurement: Duration::from_millis(300),
             },
         }
     }
@@ -61,14 +65,14 @@ impl Profile {
     pub fn overhead(self) -> Timing {
         match self {
             Profile::Default => Timing {
-                sample_size: 30,
-                warm_up: Duration::from_millis(500),
-                measurement: Duration::from_secs(2),
+                sample_size: 20,
+                warm_up: Duration::from_millis(300),
+                measurement: Duration::from_millis(1500),
             },
             Profile::Quick => Timing {
                 sample_size: 10,
-                warm_up: Duration::from_millis(100),
-                measurement: Duration::from_millis(300),
+                warm_up: Duration::from_millis(50),
+                measurement: Duration::from_millis(200),
             },
         }
     }
@@ -188,16 +192,22 @@ fn parse_workers(list: &str) -> Vec<usize> {
     workers
 }
 
-/// The Criterion runner for every group: the profile's workload timing, which Criterion's own
-/// flags (`--sample-size`, `--warm-up-time`, `--measurement-time`, `--nresamples`) override.
+/// The Criterion runner for every group: the profile's workload timing and plots, which
+/// Criterion's own flags (`--sample-size`, `--warm-up-time`, `--measurement-time`,
+/// `--nresamples`, `--noplot`, `--plotting-backend`) override.
 pub fn criterion() -> Criterion {
     let profile = knobs().profile;
     let t = profile.work();
-    Criterion::default()
+    let c = Criterion::default()
         .sample_size(t.sample_size)
         .warm_up_time(t.warm_up)
         .measurement_time(t.measurement)
-        .nresamples(profile.resamples())
+        .nresamples(profile.resamples());
+    match profile {
+        Profile::Default => c,
+        // `--plotting-backend plotters` on the command line turns them back on.
+        Profile::Quick => c.without_plots(),
+    }
 }
 
 /// Gives a group its own timing, except where a Criterion flag on the command line asked for

@@ -9,7 +9,7 @@ fn cpu(c: &mut Criterion) {
     sweep::workload_group(c, "cpu", quick);
 }
 
-/// Quick profile: 1/8 of the loop steps per task; the number of tasks, and so the way they
+/// Quick profile: [`QUICK_DIVISOR`] times fewer loop steps per task; the number of tasks, and so the way they
 /// spread over workers, stays the same.
 fn quick(p: &mut Params) {
     p.size = (p.size / QUICK_DIVISOR).max(1);
