@@ -31,10 +31,12 @@
 //! against the throughput value when one is set: with a constant task count the chart over
 //! workers would disappear. The round-trip benches always report bytes/s.
 //!
-//! Profiles: `default` takes 10 flat samples (at least one batch each) after a 0.5 s warm-up,
-//! over about 2 s, per workload benchmark, and 20 samples over 1.5 s per overhead benchmark,
-//! with the HTML report. `quick` takes 10 samples over 300 ms (200 ms for overhead), 10 000
-//! bootstrap resamples and no plots (add `--plotting-backend plotters` to get them). Criterion's
+//! Profiles: `default` takes 10 flat samples (at least one batch each) after a 0.2 s warm-up,
+//! over about 2 s, per workload benchmark, and 20 samples over 1 s per overhead benchmark,
+//! 10 000 bootstrap resamples, with the HTML report. `quick` takes 10 samples over 300 ms
+//! (200 ms for overhead), 5 000 resamples and no plots (add `--plotting-backend plotters` to get
+//! them). Criterion warns "Unable to complete 10 samples" for batches longer than a tenth of
+//! the measurement time: expected, each sample is then one batch. Criterion's
 //! own flags (`--sample-size`, `--warm-up-time`, `--measurement-time`, `--nresamples`,
 //! `--save-baseline`, `--baseline`, `--noplot`, `--test`, `--list`, filters) still apply and win
 //! over the profile. Quick-profile results measure smaller tasks: never compare them with a
