@@ -106,7 +106,10 @@ fn outputs_equal_serial_on_every_workload() {
         for r in &got.records {
             assert_ne!(r.pid, std::process::id(), "{name}");
             assert!(r.worker < 2, "{name}");
-            assert!(r.ok && r.start_s <= r.stop_s && r.stop_s <= got.wall_s, "{name}");
+            assert!(
+                r.ok && r.start_s <= r.stop_s && r.stop_s <= got.wall_s,
+                "{name}"
+            );
         }
         // Inputs went out whole and payloads came back whole.
         let input_bytes: u64 = job.inputs.iter().map(|i| i.data.len() as u64).sum();
@@ -116,7 +119,10 @@ fn outputs_equal_serial_on_every_workload() {
             .map(|r| r.as_ref().unwrap().payload.len() as u64)
             .sum();
         assert!(got.counters.bytes_sent.unwrap() > input_bytes, "{name}");
-        assert!(got.counters.bytes_received.unwrap() > payload_bytes, "{name}");
+        assert!(
+            got.counters.bytes_received.unwrap() > payload_bytes,
+            "{name}"
+        );
         assert!(got.counters.child_cpu_s.unwrap() >= 0.0, "{name}");
     }
 }
@@ -240,7 +246,10 @@ fn misbehaving_worker(fault: &str, expect: &str) {
         assert_eq!(failures.len(), 1, "{fault}: {failures:?}");
         assert_eq!(failures[0].task, 2);
         let text = failures[0].to_string();
-        assert!(text.contains("protocol error with worker"), "{fault}: {text}");
+        assert!(
+            text.contains("protocol error with worker"),
+            "{fault}: {text}"
+        );
         assert!(text.contains(expect), "{fault}: {text}");
         let pid = batch.records[2].pid;
         assert!(text.contains(&format!("pid {pid}")), "{fault}: {text}");
@@ -413,11 +422,7 @@ fn measure_speed() {
     );
 
     // Payload transfer: 8 x 64 MiB to one and two workers, with each transfer option.
-    for (zero_copy, pipe) in [
-        (true, Some(1 << 20)),
-        (false, Some(1 << 20)),
-        (false, None),
-    ] {
+    for (zero_copy, pipe) in [(true, Some(1 << 20)), (false, Some(1 << 20)), (false, None)] {
         for workers in [1, 2] {
             let mut p = ProcessPool::builder(EXE)
                 .workers(workers)

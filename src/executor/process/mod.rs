@@ -141,7 +141,12 @@ impl ProcessPoolBuilder {
             pool.lanes.push(Some(worker));
         }
         let mut session = Session::new(None, pool.lanes.len());
-        while pool.lanes.iter().flatten().any(|w| w.state == State::Starting) {
+        while pool
+            .lanes
+            .iter()
+            .flatten()
+            .any(|w| w.state == State::Starting)
+        {
             pool.turn(&mut session)?;
             if let Some(loss) = session.losses.first() {
                 return Err(Error::executor(
@@ -244,7 +249,8 @@ impl Worker {
         // Fields after the command name, which is in parentheses and may contain spaces.
         let rest = &stat[stat.rfind(')')? + 2..];
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         // SAFETY: sysconf only reads a constant.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         (hz > 0).then(|| ticks * 1_000_000 / hz as u64)
@@ -665,10 +671,7 @@ impl ProcessPool {
                 continue;
             }
             // Read every whole frame that is there.
-            loop {
-                let Some(w) = self.lanes[lane].as_mut().filter(|w| w.pid == pid) else {
-                    break;
-                };
+            while let Some(w) = self.lanes[lane].as_mut().filter(|w| w.pid == pid) {
                 let before = w.reader.bytes;
                 let got = w.reader.poll(&mut w.stdout);
                 s.received += w.reader.bytes - before;
@@ -742,7 +745,12 @@ impl Executor for ProcessPool {
                 self.lanes[lane] = Some(self.spawn(lane)?);
             }
         }
-        while self.lanes.iter().flatten().any(|w| w.state == State::Starting) {
+        while self
+            .lanes
+            .iter()
+            .flatten()
+            .any(|w| w.state == State::Starting)
+        {
             self.turn(&mut revive)?;
             if let Some(loss) = revive.losses.first() {
                 return Err(Error::executor(

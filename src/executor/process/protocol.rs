@@ -132,7 +132,11 @@ enum Part {
     /// Reading the header and words into `fixed`.
     Fixed,
     /// Reading the tail into `tail`, `filled` bytes so far, `len` in all.
-    Tail { kind: Kind, len: usize, filled: usize },
+    Tail {
+        kind: Kind,
+        len: usize,
+        filled: usize,
+    },
 }
 
 /// Incremental frame decoder over any reader. With a non-blocking reader it returns
@@ -361,7 +365,10 @@ pub fn write_some(
             let n = unsafe { libc::vmsplice(fd.as_raw_fd(), &iov, 1, flags) };
             if n < 0 {
                 let e = io::Error::last_os_error();
-                if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EBADF)) {
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL | libc::ENOSYS | libc::EBADF)
+                ) {
                     // Not a pipe (stdout redirected to a file) or no vmsplice: plain writes.
                     *zero_copy = false;
                     continue;
@@ -414,7 +421,10 @@ pub fn write_all(
     while h < head.len() || d < data.len() {
         let n = write_some(fd, &head[h..], &data[d..], zero_copy, false)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::WriteZero, "pipe took no bytes"));
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "pipe took no bytes",
+            ));
         }
         let from_head = n.min(head.len() - h);
         h += from_head;
@@ -503,21 +513,30 @@ mod tests {
         let err = reader
             .read(&mut &b"hello, this is not a frame at all"[..])
             .unwrap_err();
-        assert!(matches!(&err, ReadError::Garbage(m) if m.contains("magic")), "{err}");
+        assert!(
+            matches!(&err, ReadError::Garbage(m) if m.contains("magic")),
+            "{err}"
+        );
 
         // Right magic, absurd length: refused before any allocation.
         let mut bad = MAGIC.to_le_bytes().to_vec();
         bad.extend_from_slice(&(Kind::Done as u32).to_le_bytes());
         bad.extend_from_slice(&u64::MAX.to_le_bytes());
         let err = FrameReader::default().read(&mut &bad[..]).unwrap_err();
-        assert!(matches!(&err, ReadError::Garbage(m) if m.contains("length")), "{err}");
+        assert!(
+            matches!(&err, ReadError::Garbage(m) if m.contains("length")),
+            "{err}"
+        );
 
         // Unknown kind.
         let mut bad = MAGIC.to_le_bytes().to_vec();
         bad.extend_from_slice(&77u32.to_le_bytes());
         bad.extend_from_slice(&0u64.to_le_bytes());
         let err = FrameReader::default().read(&mut &bad[..]).unwrap_err();
-        assert!(matches!(&err, ReadError::Garbage(m) if m.contains("kind 77")), "{err}");
+        assert!(
+            matches!(&err, ReadError::Garbage(m) if m.contains("kind 77")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -185,8 +185,7 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
                 if !same {
                     // Close the old workload before opening the next one.
                     drop(opened.take());
-                    let workload =
-                        workload::open(&name, params.clone()).map_err(|e| e.to_string());
+                    let workload = workload::open(&name, params.clone()).map_err(|e| e.to_string());
                     opened = Some(Opened {
                         name,
                         params,
