@@ -16,7 +16,7 @@ const EXE: &str = env!("CARGO_BIN_EXE_parbench");
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 /// Number of tests in this file other than `zz_no_worker_processes_left` (the measurement
 /// test is ignored and does not count).
-const OTHER_TESTS: usize = 10;
+const OTHER_TESTS: usize = 11;
 
 /// Counts a test as finished when it ends, even by a panic.
 struct Track;
@@ -199,6 +199,32 @@ fn sigkill_mid_task_fails_that_task_and_the_worker_is_replaced() {
     assert!(!now.contains(&victim));
     let batch = pool.run(&job("noop", |p| p.tasks = 20)).unwrap();
     batch.failures_as_error().unwrap();
+}
+
+#[test]
+fn sigint_in_a_worker_interrupts_the_batch() {
+    let _t = Track;
+    // Ctrl-C on a terminal signals the whole process group, workers included: a worker dying
+    // of SIGINT means the user wants out, so the batch stops with `Interrupted`.
+    let mut pool = pool(2);
+    let victim = pool.pids()[1].unwrap();
+    let slow = job("api", |p| {
+        p.tasks = 2;
+        p.latency_ms = 1000;
+    });
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: kill sends a signal to a pid we started.
+        unsafe { libc::kill(victim as libc::pid_t, libc::SIGINT) };
+    });
+    let err = pool.run(&slow).err().expect("interrupted");
+    killer.join().unwrap();
+    assert!(matches!(err, parbench::error::Error::Interrupted), "{err}");
+    assert!(gone(victim));
+    // The pool recovers: lost and mid-task workers are replaced at the next batch.
+    let batch = pool.run(&job("noop", |p| p.tasks = 10)).unwrap();
+    batch.failures_as_error().unwrap();
+    assert!(pool.pids().iter().all(Option::is_some));
 }
 
 #[test]

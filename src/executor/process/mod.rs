@@ -308,6 +308,9 @@ struct Session<'j> {
     respawns_left: usize,
     /// Descriptions of every worker lost, in order.
     losses: Vec<String>,
+    /// A worker died of SIGINT: the user pressed Ctrl-C (the terminal signals the whole
+    /// process group), so the batch stops instead of replacing workers.
+    interrupted: bool,
 }
 
 impl<'j> Session<'j> {
@@ -323,6 +326,7 @@ impl<'j> Session<'j> {
             cpu_us: 0,
             respawns_left: tasks + workers,
             losses: Vec::new(),
+            interrupted: false,
         }
     }
 
@@ -610,7 +614,9 @@ impl ProcessPool {
         }
         // A worker that could not even start is not replaced now (that could loop); the
         // next batch tries again.
-        if was != State::Starting && s.respawns_left > 0 {
+        if signal == Some(libc::SIGINT) {
+            s.interrupted = true;
+        } else if was != State::Starting && s.respawns_left > 0 {
             s.respawns_left -= 1;
             match self.spawn(lane) {
                 Ok(new) => self.lanes[lane] = Some(new),
@@ -733,6 +739,23 @@ impl Executor for ProcessPool {
     }
 
     fn run(&mut self, job: &Job) -> Result<Batch> {
+        let result = self.run_batch(job);
+        if result.is_err() {
+            // A batch cut short leaves workers mid-task: retire them, so a later batch never
+            // reads a stale reply. They are replaced when the pool is next used.
+            for lane in self.lanes.iter_mut() {
+                if lane.as_ref().is_some_and(|w| w.state != State::Idle) {
+                    *lane = None;
+                }
+            }
+        }
+        result
+    }
+}
+
+impl ProcessPool {
+    /// [`Executor::run`] without the clean-up after an error.
+    fn run_batch(&mut self, job: &Job) -> Result<Batch> {
         // Replace workers lost since the last batch (outside the timed region).
         let mut revive = Session::new(None, self.lanes.len());
         for lane in 0..self.lanes.len() {
@@ -752,6 +775,9 @@ impl Executor for ProcessPool {
             .any(|w| w.state == State::Starting)
         {
             self.turn(&mut revive)?;
+            if revive.interrupted {
+                return Err(Error::Interrupted);
+            }
             if let Some(loss) = revive.losses.first() {
                 return Err(Error::executor(
                     INFO.name,
@@ -765,6 +791,9 @@ impl Executor for ProcessPool {
             self.feed(lane, &mut s);
         }
         while s.remaining > 0 {
+            if s.interrupted {
+                return Err(Error::Interrupted);
+            }
             if self.lanes.iter().all(Option::is_none) {
                 // Every worker is gone and none could be replaced: the rest cannot run.
                 let why = s.losses.last().cloned().unwrap_or_default();
