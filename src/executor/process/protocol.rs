@@ -31,6 +31,8 @@ pub const HEADER_LEN: usize = 16;
 pub const MAX_BODY: u64 = 1 << 40;
 /// Tails up to this size are allocated in full at once; larger ones grow as bytes arrive.
 const EAGER_ALLOC: u64 = 1 << 30;
+/// Tails smaller than this are not worth recycling a buffer for.
+const RECYCLE_MIN: usize = 64 * 1024;
 /// Size of the reader's staging buffer: one read picks up a small frame whole.
 const STAGE_LEN: usize = 64 * 1024;
 
@@ -151,6 +153,8 @@ pub struct FrameReader {
     fixed_filled: usize,
     words: Vec<u64>,
     tail: Vec<u8>,
+    /// A buffer handed back with [`FrameReader::recycle`], for the next large tail.
+    spare: Vec<u8>,
     part: Part,
     /// Bytes taken off the pipe so far, for the counters.
     pub bytes: u64,
@@ -166,6 +170,7 @@ impl Default for FrameReader {
             fixed_filled: 0,
             words: Vec::new(),
             tail: Vec::new(),
+            spare: Vec::new(),
             part: Part::Fixed,
             bytes: 0,
         }
@@ -244,7 +249,12 @@ impl FrameReader {
                         })
                         .collect();
                     let len = (body - 8 * kind.words() as u64) as usize;
-                    self.tail = if len as u64 <= EAGER_ALLOC {
+                    self.tail = if len >= RECYCLE_MIN && self.spare.len() >= len {
+                        // Memory that is already mapped and initialised: no page faults.
+                        let mut buf = std::mem::take(&mut self.spare);
+                        buf.truncate(len);
+                        buf
+                    } else if len as u64 <= EAGER_ALLOC {
                         vec![0u8; len]
                     } else {
                         Vec::new()
@@ -318,6 +328,14 @@ impl FrameReader {
             )));
         }
         Ok(())
+    }
+
+    /// Hands back a tail that is no longer needed, so the next large tail reuses its memory
+    /// instead of faulting in fresh pages (the worker's 16 MiB inputs, task after task).
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        if buf.len() >= RECYCLE_MIN && buf.len() > self.spare.len() {
+            self.spare = buf;
+        }
     }
 
     /// Reads a whole frame from a blocking reader (the worker's stdin).
@@ -505,6 +523,26 @@ mod tests {
             assert_eq!(frames[2].tail, b"boom");
             assert_eq!(reader.bytes, bytes.len() as u64);
         }
+    }
+
+    #[test]
+    fn recycled_buffers_carry_no_stale_bytes() {
+        let big = vec![7u8; 200_000];
+        let small: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
+        let mut bytes = frame_bytes(Kind::Task, &[0, 0], &big);
+        bytes.extend(frame_bytes(Kind::Task, &[1, 0], &small));
+        bytes.extend(frame_bytes(Kind::Task, &[2, 0], b"tiny"));
+        let mut r = &bytes[..];
+        let mut reader = FrameReader::default();
+        let first = reader.read(&mut r).unwrap();
+        assert_eq!(first.tail, big);
+        let ptr = first.tail.as_ptr();
+        reader.recycle(first.tail);
+        let second = reader.read(&mut r).unwrap();
+        assert_eq!(second.tail.as_ptr(), ptr, "the buffer was reused");
+        assert_eq!(second.tail, small);
+        reader.recycle(second.tail);
+        assert_eq!(reader.read(&mut r).unwrap().tail, b"tiny");
     }
 
     #[test]

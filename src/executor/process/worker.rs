@@ -220,7 +220,7 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
                     None => Err("worker got a task before any workload".to_string()),
                 };
                 let stop = monotonic_ns();
-                drop(task);
+                reader.recycle(task.data);
                 let index = index as u64;
                 match result {
                     Ok(output) => {
