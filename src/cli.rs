@@ -188,6 +188,14 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
                 eprintln!("[{}/{n}] {label}", i + 1);
             }
         }
+    })
+    // A Ctrl-C that reached the workers too shows up first as failed tasks: it is still Ctrl-C.
+    .map_err(|e| {
+        if interrupt::requested() {
+            Error::Interrupted
+        } else {
+            e
+        }
     })?;
     let text = exporter.render(&report);
     match &args.output {
@@ -257,6 +265,10 @@ pub fn main() -> i32 {
     // second, multi-line report for each, so it is silenced. A bug outside tasks still ends
     // as one line through catch_unwind below.
     std::panic::set_hook(Box::new(|_| {}));
+    // With a file-size limit (a full quota), the kernel would kill us with SIGXFSZ before the
+    // write could fail with EFBIG and name its file; ignore it so the error is reported.
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let outcome = std::panic::catch_unwind(|| {
         let cli = match Cli::try_parse() {
             Ok(cli) => cli,

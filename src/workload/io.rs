@@ -49,8 +49,10 @@ fn open(mut params: Params) -> Result<Arc<dyn Workload>> {
     let (dir, owned) = match &params.endpoint {
         Some(path) => (PathBuf::from(path), None),
         None => {
+            // Private to this user: other users must not read or swap the payload files.
             let tmp = tempfile::Builder::new()
                 .prefix("parbench-io-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
                 .map_err(|e| {
                     Error::workload(
