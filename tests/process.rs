@@ -309,6 +309,16 @@ fn bad_workers_fail_the_start_with_a_clear_error() {
         .expect("garbage instead of hello");
     assert!(err.to_string().contains("bad frame magic"), "{err}");
 
+    // A worker that never says hello: the start gives up after its timeout, never hangs.
+    let err = ProcessPool::builder(EXE)
+        .workers(2)
+        .env(FAULT_ENV, "silent-hello")
+        .start_timeout(Duration::from_millis(300))
+        .start()
+        .err()
+        .expect("no hello");
+    assert!(err.to_string().contains("no hello within"), "{err}");
+
     // A binary that is not a worker at all: exits at once, closing its pipe.
     let err = ProcessPool::builder("/bin/true")
         .start()

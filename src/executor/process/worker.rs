@@ -14,13 +14,14 @@ use std::sync::Arc;
 pub const PARENT_ENV: &str = "PARBENCH_WORKER_PARENT";
 
 /// Test-only misbehaviour, for the fault tests: `garbage-hello` (garbage instead of the
-/// hello frame), `garbage:N` (garbage instead of task N's reply), `close:N` (exit without
+/// hello frame), `silent-hello` (never says hello; waits for stdin to close), `garbage:N` (garbage instead of task N's reply), `close:N` (exit without
 /// replying when task N arrives). Never set it outside tests.
 pub const FAULT_ENV: &str = "PARBENCH_WORKER_FAULT";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Misbehave {
     GarbageHello,
+    SilentHello,
     Garbage(usize),
     Close(usize),
 }
@@ -29,9 +30,13 @@ fn misbehaviour() -> Result<Option<Misbehave>, String> {
     let Ok(spec) = std::env::var(FAULT_ENV) else {
         return Ok(None);
     };
-    let bad = || format!("{FAULT_ENV}={spec}: expected garbage-hello, garbage:N or close:N");
-    if spec == "garbage-hello" {
-        return Ok(Some(Misbehave::GarbageHello));
+    let bad = || {
+        format!("{FAULT_ENV}={spec}: expected garbage-hello, silent-hello, garbage:N or close:N")
+    };
+    match spec.as_str() {
+        "garbage-hello" => return Ok(Some(Misbehave::GarbageHello)),
+        "silent-hello" => return Ok(Some(Misbehave::SilentHello)),
+        _ => {}
     }
     let (what, task) = spec.split_once(':').ok_or_else(bad)?;
     let task: usize = task.parse().map_err(|_| bad())?;
@@ -155,6 +160,10 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
     const GARBAGE: &[u8] = b"this is not a parbench frame, it is garbage\n";
     if fault == Some(Misbehave::GarbageHello) {
         send(GARBAGE, &[], &mut zero_copy)?;
+    } else if fault == Some(Misbehave::SilentHello) {
+        // Say nothing; leave when the parent gives up and closes the pipe (or kills us).
+        let _ = std::io::copy(&mut input, &mut std::io::sink());
+        return Ok(());
     } else {
         let pid = u64::from(std::process::id());
         send(
