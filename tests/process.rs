@@ -217,7 +217,7 @@ fn sigint_in_a_worker_interrupts_the_batch() {
         // SAFETY: kill sends a signal to a pid we started.
         unsafe { libc::kill(victim as libc::pid_t, libc::SIGINT) };
     });
-    let err = pool.run(&slow).err().expect("interrupted");
+    let err = pool.run(&slow).expect_err("interrupted");
     killer.join().unwrap();
     assert!(matches!(err, parbench::error::Error::Interrupted), "{err}");
     assert!(gone(victim));
