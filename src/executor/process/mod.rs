@@ -171,8 +171,10 @@ enum State {
     Busy { task: usize, sent_ns: u64 },
 }
 
-/// Bytes queued for a worker's stdin: frame heads, then a task's input, borrowed from the
-/// job (kept alive by the `Arc` until the worker has replied).
+/// Bytes queued for a worker's stdin: frame heads, then a task's input, shared with the job.
+/// With `vmsplice` the pipe refers to the input's pages; that is sound because the caller's
+/// `Job` keeps the inputs alive and unchanged until `run` returns, by which time every
+/// worker has read its input whole (it replied) or is dead with its pipe closed.
 #[derive(Default)]
 struct Outgoing {
     head: Vec<u8>,
