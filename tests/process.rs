@@ -16,7 +16,7 @@ const EXE: &str = env!("CARGO_BIN_EXE_parbench");
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 /// Number of tests in this file other than `zz_no_worker_processes_left` (the measurement
 /// test is ignored and does not count).
-const OTHER_TESTS: usize = 11;
+const OTHER_TESTS: usize = 12;
 
 /// Counts a test as finished when it ends, even by a panic.
 struct Track;
@@ -36,7 +36,11 @@ fn job(name: &str, tweak: impl FnOnce(&mut Params)) -> Job {
 
 /// `parbench worker` children of this process, zombies included, as (pid, state).
 fn worker_children() -> Vec<(u32, char)> {
-    let me = std::process::id();
+    parbench_children_of(std::process::id())
+}
+
+/// `parbench` processes whose parent is `parent`, zombies included, as (pid, state).
+fn parbench_children_of(me: u32) -> Vec<(u32, char)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -356,6 +360,45 @@ fn dropping_the_pool_reaps_every_worker() {
     drop(pool);
     for pid in pids {
         assert!(gone(pid), "worker {pid} outlived its pool");
+    }
+}
+
+#[test]
+fn a_killed_parent_takes_its_workers_along() {
+    let _t = Track;
+    // A `parbench run` with process workers, SIGKILLed: it cannot clean up, so the workers'
+    // PR_SET_PDEATHSIG must end them.
+    let mut run = std::process::Command::new(EXE)
+        .args([
+            "run", "-w", "cpu", "-e", "process", "-n", "2", "-r", "1000", "-q",
+        ])
+        .args(["--tasks", "4", "--size", "100000000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut workers = Vec::new();
+    while workers.len() < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+        workers = parbench_children_of(run.id());
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert_eq!(workers.len(), 2, "the run started its workers");
+    // Orphans are reparented to init, which may reap them late: dead (gone or zombie) is
+    // what counts.
+    let dead = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+            .unwrap_or(true)
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    while !workers.iter().all(|(p, _)| dead(*p)) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (pid, _) in workers {
+        assert!(dead(pid), "worker {pid} outlived its killed parent");
     }
 }
 
