@@ -16,7 +16,7 @@ const EXE: &str = env!("CARGO_BIN_EXE_parbench");
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 /// Number of tests in this file other than `zz_no_worker_processes_left` (the measurement
 /// test is ignored and does not count).
-const OTHER_TESTS: usize = 12;
+const OTHER_TESTS: usize = 13;
 
 /// Counts a test as finished when it ends, even by a panic.
 struct Track;
@@ -400,6 +400,74 @@ fn a_killed_parent_takes_its_workers_along() {
     for (pid, _) in workers {
         assert!(dead(pid), "worker {pid} outlived its killed parent");
     }
+}
+
+/// A workload the worker cannot rebuild: a name it may not know, or an endpoint gone.
+struct Unopenable {
+    name: &'static str,
+    params: Params,
+}
+
+impl parbench::workload::Workload for Unopenable {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn params(&self) -> &Params {
+        &self.params
+    }
+    fn inputs(&self) -> parbench::error::Result<Vec<parbench::measure::TaskInput>> {
+        Ok((0..3)
+            .map(|index| parbench::measure::TaskInput {
+                index,
+                data: vec![1; 10],
+            })
+            .collect())
+    }
+    fn run(
+        &self,
+        _: &parbench::measure::TaskInput,
+        _: &executor::Ctx,
+    ) -> Result<parbench::measure::TaskOutput, parbench::error::TaskError> {
+        unreachable!("only worker processes run these tasks")
+    }
+}
+
+#[test]
+fn a_workload_the_worker_cannot_open_fails_its_tasks_clearly() {
+    let _t = Track;
+    let mut pool = pool(2);
+    let cases = [
+        (
+            "io",
+            Some("/nonexistent/parbench-io".to_string()),
+            "is not a directory",
+        ),
+        ("custom", None, "unknown workload 'custom'"),
+    ];
+    for (name, endpoint, expect) in cases {
+        let workload = Unopenable {
+            name,
+            params: Params {
+                endpoint,
+                size: 10,
+                ..Params::default()
+            },
+        };
+        let job = Job::new(std::sync::Arc::new(workload)).unwrap();
+        let batch = pool.run(&job).unwrap();
+        let failures = batch.failures();
+        assert_eq!(failures.len(), 3, "{name}");
+        for f in failures {
+            let text = f.to_string();
+            assert!(text.contains("cannot open the workload"), "{text}");
+            assert!(text.contains(expect), "{text}");
+        }
+    }
+    // The workers are fine for the next job.
+    pool.run(&job("noop", |p| p.tasks = 4))
+        .unwrap()
+        .failures_as_error()
+        .unwrap();
 }
 
 #[test]
