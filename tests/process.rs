@@ -540,11 +540,16 @@ fn median(mut xs: Vec<f64>) -> f64 {
 #[test]
 #[ignore]
 fn measure_speed() {
-    // Pool start for 4 workers.
-    let starts: Vec<f64> = (0..9)
-        .map(|_| pool(4).start_time().as_secs_f64() * 1e3)
-        .collect();
-    println!("pool start, 4 workers: median {:.2} ms", median(starts));
+    // Pool start for 1 and 4 workers.
+    for workers in [1, 4] {
+        let starts: Vec<f64> = (0..9)
+            .map(|_| pool(workers).start_time().as_secs_f64() * 1e3)
+            .collect();
+        println!(
+            "pool start, {workers} worker(s): median {:.2} ms",
+            median(starts)
+        );
+    }
 
     // Empty-task round trip: one-task batches on a warm worker, and a long batch.
     let mut one = pool(1);
