@@ -12,14 +12,18 @@ use std::time::{Duration, Instant};
 
 const EXE: &str = env!("CARGO_BIN_EXE_parbench");
 
-/// Tests that have finished (whatever their outcome), for the final leak check.
+/// Tests that have started and finished (whatever their outcome), for the final leak check.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
-/// Number of tests in this file other than `zz_no_worker_processes_left` (the measurement
-/// test is ignored and does not count).
-const OTHER_TESTS: usize = 13;
 
-/// Counts a test as finished when it ends, even by a panic.
+/// Counts a test as started now and as finished when it ends, even by a panic.
 struct Track;
+
+fn track() -> Track {
+    STARTED.fetch_add(1, Ordering::SeqCst);
+    Track
+}
+
 impl Drop for Track {
     fn drop(&mut self) {
         FINISHED.fetch_add(1, Ordering::SeqCst);
@@ -78,7 +82,7 @@ fn assert_same_outputs(name: &str, got: &Batch, want: &Batch) {
 
 #[test]
 fn outputs_equal_serial_on_every_workload() {
-    let _t = Track;
+    let _t = track();
     let mut options = ExecOptions::new(2);
     options.worker_exe = Some(PathBuf::from(EXE));
     let mut process = executor::start("process", &options).unwrap();
@@ -133,7 +137,7 @@ fn outputs_equal_serial_on_every_workload() {
 
 #[test]
 fn pool_is_reused_across_batches_and_workloads() {
-    let _t = Track;
+    let _t = track();
     let mut pool = pool(2);
     assert!(pool.start_time() > Duration::ZERO);
     let pids = pool.pids();
@@ -161,7 +165,7 @@ fn pool_is_reused_across_batches_and_workloads() {
 
 #[test]
 fn sigkill_mid_task_fails_that_task_and_the_worker_is_replaced() {
-    let _t = Track;
+    let _t = track();
     let mut pool = pool(2);
     let pids: Vec<u32> = pool.pids().into_iter().flatten().collect();
     // Two slow requests: each worker is inside one when the first is killed.
@@ -207,7 +211,7 @@ fn sigkill_mid_task_fails_that_task_and_the_worker_is_replaced() {
 
 #[test]
 fn sigint_in_a_worker_interrupts_the_batch() {
-    let _t = Track;
+    let _t = track();
     // Ctrl-C on a terminal signals the whole process group, workers included: a worker dying
     // of SIGINT means the user wants out, so the batch stops with `Interrupted`.
     let mut pool = pool(2);
@@ -233,7 +237,7 @@ fn sigint_in_a_worker_interrupts_the_batch() {
 
 #[test]
 fn task_panic_carries_its_message_and_the_worker_survives() {
-    let _t = Track;
+    let _t = track();
     let mut pool = pool(2);
     let pids = pool.pids();
     let job = job("cpu", |p| {
@@ -292,19 +296,19 @@ fn misbehaving_worker(fault: &str, expect: &str) {
 
 #[test]
 fn garbage_from_a_worker_is_a_protocol_error() {
-    let _t = Track;
+    let _t = track();
     misbehaving_worker("garbage:2", "bad frame magic");
 }
 
 #[test]
 fn a_worker_closing_its_pipe_is_a_protocol_error() {
-    let _t = Track;
+    let _t = track();
     misbehaving_worker("close:2", "closed its pipe");
 }
 
 #[test]
 fn bad_workers_fail_the_start_with_a_clear_error() {
-    let _t = Track;
+    let _t = track();
     let err = ProcessPool::builder(EXE)
         .workers(3)
         .env(FAULT_ENV, "garbage-hello")
@@ -352,7 +356,7 @@ fn bad_workers_fail_the_start_with_a_clear_error() {
 
 #[test]
 fn dropping_the_pool_reaps_every_worker() {
-    let _t = Track;
+    let _t = track();
     let mut pool = pool(3);
     let pids: Vec<u32> = pool.pids().into_iter().flatten().collect();
     pool.run(&job("noop", |p| p.tasks = 9)).unwrap();
@@ -365,7 +369,7 @@ fn dropping_the_pool_reaps_every_worker() {
 
 #[test]
 fn a_killed_parent_takes_its_workers_along() {
-    let _t = Track;
+    let _t = track();
     // A `parbench run` with process workers, SIGKILLed: it cannot clean up, so the workers'
     // PR_SET_PDEATHSIG must end them.
     let mut run = std::process::Command::new(EXE)
@@ -434,7 +438,7 @@ impl parbench::workload::Workload for Unopenable {
 
 #[test]
 fn a_workload_the_worker_cannot_open_fails_its_tasks_clearly() {
-    let _t = Track;
+    let _t = track();
     let mut pool = pool(2);
     let cases = [
         (
@@ -472,7 +476,7 @@ fn a_workload_the_worker_cannot_open_fails_its_tasks_clearly() {
 
 #[test]
 fn worker_started_on_a_terminal_explains_and_exits_2() {
-    let _t = Track;
+    let _t = track();
     // SAFETY: plain libc pty calls on descriptors we own; the buffer outlives ptsname_r.
     let (master, slave) = unsafe {
         let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
@@ -507,7 +511,7 @@ fn worker_started_on_a_terminal_explains_and_exits_2() {
 
 #[test]
 fn a_bad_fault_spec_is_refused() {
-    let _t = Track;
+    let _t = track();
     let out = std::process::Command::new(EXE)
         .arg("worker")
         .env(FAULT_ENV, "explode:1")
@@ -520,10 +524,12 @@ fn a_bad_fault_spec_is_refused() {
 
 #[test]
 fn zz_no_worker_processes_left() {
-    // Wait for the other tests of this binary (they run in parallel threads), then check
-    // that none of them left a worker behind, running or zombie.
+    // libtest starts tests in name order, so by now every other selected test of this binary
+    // has started; wait for them to finish (they run in parallel threads), then check that
+    // none of them left a worker behind, running or zombie.
     let until = Instant::now() + Duration::from_secs(300);
-    while FINISHED.load(Ordering::SeqCst) < OTHER_TESTS && Instant::now() < until {
+    while FINISHED.load(Ordering::SeqCst) < STARTED.load(Ordering::SeqCst) && Instant::now() < until
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     let left = worker_children();
