@@ -116,6 +116,7 @@ pub fn knobs() -> &'static Knobs {
 
 impl Knobs {
     fn from_env() -> Knobs {
+        warn_unknown();
         let quick_flag = std::env::args().any(|a| a == "--quick");
         let profile = match var("PARBENCH_PROFILE").as_deref() {
             None | Some("default") if quick_flag => Profile::Quick,
@@ -149,9 +150,50 @@ impl Knobs {
     }
 }
 
+/// The variables this suite reads (`PARBENCH_SIZE_<WORKLOAD>` aside).
+const KNOWN: &[&str] = &[
+    "PARBENCH_PROFILE",
+    "PARBENCH_WORKERS",
+    "PARBENCH_TASKS",
+    "PARBENCH_LATENCY_MS",
+    "PARBENCH_SERVER",
+    "PARBENCH_INNER_THREADS",
+    "PARBENCH_THROUGHPUT",
+];
+
+/// Warns about `PARBENCH_*` variables nobody reads: a misspelt knob would otherwise leave the
+/// suite measuring its defaults without a word.
+fn warn_unknown() {
+    let library = [
+        parbench::workload::cpu::SLOWDOWN_ENV,
+        parbench::executor::process::FAULT_ENV,
+        parbench::executor::process::PARENT_ENV,
+    ];
+    let sizes: Vec<String> = parbench::workload::names()
+        .iter()
+        .map(|w| size_var(w))
+        .collect();
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let known =
+            KNOWN.contains(&name) || library.contains(&name) || sizes.iter().any(|s| s == name);
+        if name.starts_with("PARBENCH_") && !known {
+            eprintln!(
+                "warning: {name} is not a parbench bench knob and is ignored; known: {}, {}",
+                KNOWN.join(", "),
+                sizes.join(", ")
+            );
+        }
+    }
+}
+
+fn size_var(workload: &str) -> String {
+    format!("PARBENCH_SIZE_{}", workload.to_uppercase())
+}
+
 /// `PARBENCH_SIZE_<WORKLOAD>`: per-task size of one workload (steps, bytes, matrix dimension).
 pub fn size_for(workload: &str) -> Option<u64> {
-    positive(&format!("PARBENCH_SIZE_{}", workload.to_uppercase()))
+    positive(&size_var(workload))
 }
 
 /// A variable's value; unset and empty both mean "not set".
