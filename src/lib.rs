@@ -11,6 +11,8 @@
 pub mod error;
 pub mod executor;
 pub mod measure;
+pub mod plot;
+pub mod progress;
 pub mod report;
 pub mod system;
 pub mod workload;

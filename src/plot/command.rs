@@ -1,0 +1,184 @@
+//! `parbench timeline`: run one batch per executor and draw the seed's timeline figure.
+
+use super::timeline::{write_timeline, Panel};
+use super::{ms, Format};
+use crate::error::{Result, UsageError};
+use crate::executor::{self, ExecOptions, Job};
+use crate::progress::Progress;
+use crate::workload;
+use std::path::PathBuf;
+
+/// Arguments of `parbench timeline`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TimelineArgs {
+    /// Workload to run.
+    #[arg(long)]
+    pub workload: String,
+    /// Executors, comma-separated; several are stacked as panels on one time axis.
+    #[arg(long, value_delimiter = ',')]
+    pub executor: Vec<String>,
+    /// Workers per executor (executors that do not scale, like serial, use one).
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// Tasks in the batch (default: the workload's).
+    #[arg(long)]
+    pub tasks: Option<usize>,
+    /// Per-task size in the workload's unit (default: the workload's).
+    #[arg(long)]
+    pub size: Option<u64>,
+    /// Compare against the baseline: adds serial when missing; with no --executor, draws the
+    /// seed's figure: serial, threads and processes.
+    #[arg(long)]
+    pub compare: bool,
+    /// Output file: .svg, or .html for hover tooltips.
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// The executors to draw, in panel order.
+fn executors(args: &TimelineArgs) -> Result<Vec<String>, UsageError> {
+    let mut names: Vec<String> = args
+        .executor
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() {
+        if !args.compare {
+            return Err(UsageError::new(
+                "timeline: give --executor NAME[,NAME...] or --compare",
+            ));
+        }
+        // The seed's figure: serial, threads and a process pool (the thread pool stands in
+        // when no process executor is registered).
+        let process = if executor::find("process").is_ok() {
+            "process"
+        } else {
+            "pool"
+        };
+        names = vec!["serial".into(), "threads".into(), process.into()];
+    } else if args.compare && !names.iter().any(|n| n == "serial") {
+        names.insert(0, "serial".into());
+    }
+    let mut seen = Vec::new();
+    for n in &names {
+        executor::find(n)?;
+        if seen.contains(n) {
+            return Err(UsageError::new(format!(
+                "timeline: executor '{n}' is listed twice"
+            )));
+        }
+        seen.push(n.clone());
+    }
+    Ok(names)
+}
+
+/// Runs `parbench timeline`. Exit code 0, or 1 when some task failed (the picture is still
+/// written, with the failed bars marked). Bad arguments are a [`UsageError`] (exit 2).
+pub fn command(args: TimelineArgs) -> Result<i32> {
+    // Every check that needs no work comes first, so a typo fails in milliseconds.
+    Format::for_output(&args.output)?;
+    let names = executors(&args)?;
+    executor::check_workers(args.workers)?;
+    if args.tasks == Some(0) {
+        return Err(UsageError::new("timeline: --tasks must be at least 1").into());
+    }
+    let info = workload::find(&args.workload)?;
+
+    let workload = workload::open_with(info.name, |p| {
+        if let Some(t) = args.tasks {
+            p.tasks = t;
+        }
+        if let Some(s) = args.size {
+            p.size = s;
+        }
+    })?;
+    let job = Job::new(workload.clone())?;
+    let worker_exe = std::env::current_exe().ok();
+
+    let mut progress = Progress::new(names.len(), args.quiet);
+    let mut panels = Vec::with_capacity(names.len());
+    let mut failures = Vec::new();
+    for name in &names {
+        let scales = executor::find(name)?.scales;
+        let workers = if scales { args.workers } else { 1 };
+        progress.step(format!("{} {name} x{workers}", info.name));
+        let mut options = ExecOptions::new(workers);
+        options.worker_exe = worker_exe.clone();
+        let mut pool = executor::start(name, &options)?;
+        let batch = pool.run(&job)?;
+        drop(pool);
+        failures.extend(
+            batch
+                .failures()
+                .into_iter()
+                .map(|f| format!("{name} x{workers}: {f}")),
+        );
+        panels.push(Panel::from_batch(name, workers, &batch));
+    }
+    progress.finish();
+
+    let params = workload.params();
+    let title = match panels.as_slice() {
+        [one] => format!(
+            "{} · {} · wall {} · {} tasks of size {}",
+            info.name,
+            one.label(),
+            ms(one.wall_s),
+            params.tasks,
+            params.size
+        ),
+        _ => format!(
+            "{}: {} tasks of size {}, one batch per executor",
+            info.name, params.tasks, params.size
+        ),
+    };
+    write_timeline(&args.output, &title, &panels)?;
+    if failures.is_empty() {
+        Ok(0)
+    } else {
+        for f in &failures {
+            eprintln!("parbench timeline: {f}");
+        }
+        Ok(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(executor: &[&str], compare: bool) -> TimelineArgs {
+        TimelineArgs {
+            workload: "cpu".into(),
+            executor: executor.iter().map(|s| s.to_string()).collect(),
+            workers: 4,
+            tasks: None,
+            size: None,
+            compare,
+            output: "t.svg".into(),
+            quiet: true,
+        }
+    }
+
+    #[test]
+    fn compare_adds_the_serial_baseline() {
+        assert_eq!(
+            executors(&args(&["threads"], true)).unwrap(),
+            vec!["serial", "threads"]
+        );
+        let seed = executors(&args(&[], true)).unwrap();
+        assert_eq!(seed[..2], ["serial", "threads"]);
+        assert_eq!(seed.len(), 3);
+    }
+
+    #[test]
+    fn bad_executor_lists_are_usage_errors() {
+        assert!(executors(&args(&[], false)).is_err());
+        assert!(executors(&args(&["nope"], false)).is_err());
+        assert!(executors(&args(&["threads", "threads"], false)).is_err());
+    }
+}
