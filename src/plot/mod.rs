@@ -96,14 +96,24 @@ pub(crate) fn nice_ticks(max: f64, target: usize) -> Vec<f64> {
         1.0
     };
     let raw = max / target.max(1) as f64;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * magnitude)
-        .find(|s| *s >= raw * (1.0 - 1e-9))
-        .unwrap_or(10.0 * magnitude);
+    let exponent = raw.log10().floor() as i32;
+    let magnitude = 10f64.powi(exponent);
+    let mantissa = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .find(|m| m * magnitude >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0);
+    let step = mantissa * magnitude;
     let count = (max / step - 1e-9).ceil().max(1.0) as usize;
-    (0..=count).map(|i| i as f64 * step).collect()
+    // Dividing by an exact power of ten keeps 0.6 as 0.6, not 0.6000000000000001.
+    let value = |i: usize| {
+        let units = i as f64 * mantissa;
+        if exponent < 0 {
+            units / 10f64.powi(-exponent)
+        } else {
+            units * magnitude
+        }
+    };
+    (0..=count).map(value).collect()
 }
 
 /// A tick label without trailing noise: "0", "250", "0.5", "12.5".
@@ -121,7 +131,7 @@ pub(crate) fn tick_label(value: f64) -> String {
 /// neighbouring indices are far apart on the colour wheel (golden-angle hue steps).
 pub fn task_colour(index: usize) -> String {
     let hue = (index as f64 * 137.507_764) % 360.0;
-    let light = [64.0, 52.0, 74.0][index % 3];
+    let light = [66.0, 58.0, 76.0][index % 3];
     format!("hsl({hue:.1},62%,{light:.0}%)")
 }
 
@@ -184,11 +194,9 @@ mod tests {
         let t = nice_ticks(412.0, 8);
         assert_eq!(t[0], 0.0);
         assert!(*t.last().unwrap() >= 412.0);
-        assert_eq!(t[1] - t[0], 50.0);
-        assert_eq!(
-            nice_ticks(0.0, 5),
-            vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
-        );
+        assert_eq!(t[1] - t[0], 100.0);
+        assert!(t.len() <= 9);
+        assert_eq!(nice_ticks(0.0, 5), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
         let t = nice_ticks(2.0, 4);
         assert_eq!(t, vec![0.0, 0.5, 1.0, 1.5, 2.0]);
     }
