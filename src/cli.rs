@@ -28,6 +28,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List the registered workloads and executors with their defaults.
     List,
+    /// Run one batch per executor and draw its tasks on a timeline (SVG, or HTML with tooltips).
+    Timeline(Box<crate::plot::TimelineArgs>),
 }
 
 /// Server choice on the command line.
@@ -256,6 +258,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run_command(*args),
         Command::List => list_command(),
+        Command::Timeline(args) => Ok(crate::plot::command(*args)?),
     }
 }
 

@@ -451,16 +451,28 @@ fn result_timeline_goes_into_its_directory() {
 fn timeline_command_runs_one_batch_per_executor() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("t.svg");
-    let args = TimelineArgs {
-        workload: "cpu".into(),
-        executor: vec!["threads".into(), "pool".into()],
-        workers: 3,
-        tasks: Some(6),
-        size: Some(10_000),
-        compare: true,
-        output: output.clone(),
-        quiet: true,
+    let parse = |extra: &[&str]| {
+        #[derive(clap::Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            args: TimelineArgs,
+        }
+        let mut argv = vec![
+            "timeline",
+            "--workload",
+            "cpu",
+            "--executor",
+            "threads,pool",
+            "--size",
+            "10000",
+            "--compare",
+            "--quiet",
+        ];
+        argv.extend_from_slice(extra);
+        <Cmd as clap::Parser>::parse_from(argv).args
     };
+    let out = output.to_str().unwrap();
+    let args = parse(&["-o", out, "--workers", "3", "--tasks", "6"]);
     assert_eq!(plot::command(args.clone()).unwrap(), 0);
     let svg = std::fs::read_to_string(&output).unwrap();
     let panels = elements(&svg, "g", "panel");
@@ -473,11 +485,11 @@ fn timeline_command_runs_one_batch_per_executor() {
     assert_eq!(elements(&svg, "rect", "lane").len(), 1 + 3 + 3);
     assert_eq!(elements(&svg, "rect", "bar").len(), 3 * 6);
 
-    let bad = TimelineArgs {
-        output: dir.path().join("t.pdf"),
-        ..args.clone()
-    };
+    let pdf = dir.path().join("t.pdf");
+    let bad = parse(&["-o", pdf.to_str().unwrap(), "--workers", "3"]);
     assert!(matches!(plot::command(bad), Err(Error::Usage(_))));
-    let bad = TimelineArgs { workers: 0, ..args };
+    let bad = parse(&["-o", out, "--workers", "0"]);
+    assert!(matches!(plot::command(bad), Err(Error::Usage(_))));
+    let bad = parse(&["-o", out, "--tasks", "0"]);
     assert!(matches!(plot::command(bad), Err(Error::Usage(_))));
 }

@@ -2,10 +2,11 @@
 
 use super::timeline::{write_timeline, Panel};
 use super::{ms, Format};
+use crate::cli::WorkloadArgs;
 use crate::error::{Result, UsageError};
-use crate::executor::{self, ExecOptions, Job};
+use crate::executor::{self, Job};
 use crate::progress::Progress;
-use crate::workload;
+use crate::{interrupt, workload};
 use std::path::PathBuf;
 
 /// Arguments of `parbench timeline`.
@@ -20,12 +21,6 @@ pub struct TimelineArgs {
     /// Workers per executor (executors that do not scale, like serial, use one).
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
-    /// Tasks in the batch (default: the workload's).
-    #[arg(long)]
-    pub tasks: Option<usize>,
-    /// Per-task size in the workload's unit (default: the workload's).
-    #[arg(long)]
-    pub size: Option<u64>,
     /// Compare against the baseline: adds serial when missing; with no --executor, draws the
     /// seed's figure: serial, threads and processes.
     #[arg(long)]
@@ -36,6 +31,9 @@ pub struct TimelineArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Workload parameters, as for `parbench run`.
+    #[command(flatten)]
+    pub params: WorkloadArgs,
 }
 
 /// The executors to draw, in panel order.
@@ -83,21 +81,13 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     Format::for_output(&args.output)?;
     let names = executors(&args)?;
     executor::check_workers(args.workers)?;
-    if args.tasks == Some(0) {
-        return Err(UsageError::new("timeline: --tasks must be at least 1").into());
-    }
     let info = workload::find(&args.workload)?;
+    let params = args.params.overrides().params_for(info.name)?;
+    let mut options = args.params.exec_options()?;
 
-    let workload = workload::open_with(info.name, |p| {
-        if let Some(t) = args.tasks {
-            p.tasks = t;
-        }
-        if let Some(s) = args.size {
-            p.size = s;
-        }
-    })?;
+    interrupt::install();
+    let workload = workload::open(info.name, params)?;
     let job = Job::new(workload.clone())?;
-    let worker_exe = std::env::current_exe().ok();
 
     let mut progress = Progress::new(names.len(), args.quiet);
     let mut panels = Vec::with_capacity(names.len());
@@ -106,11 +96,14 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
         let scales = executor::find(name)?.scales;
         let workers = if scales { args.workers } else { 1 };
         progress.step(format!("{} {name} x{workers}", info.name));
-        let mut options = ExecOptions::new(workers);
-        options.worker_exe = worker_exe.clone();
+        interrupt::check()?;
+        options.workers = workers;
         let mut pool = executor::start(name, &options)?;
-        let batch = pool.run(&job)?;
+        let batch = pool.run(&job);
         drop(pool);
+        // A Ctrl-C that reached worker processes shows up as failed tasks: it is still Ctrl-C.
+        interrupt::check()?;
+        let batch = batch?;
         failures.extend(
             batch
                 .failures()
@@ -151,17 +144,29 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
 mod tests {
     use super::*;
 
-    fn args(executor: &[&str], compare: bool) -> TimelineArgs {
-        TimelineArgs {
-            workload: "cpu".into(),
-            executor: executor.iter().map(|s| s.to_string()).collect(),
-            workers: 4,
-            tasks: None,
-            size: None,
-            compare,
-            output: "t.svg".into(),
-            quiet: true,
+    /// Parses a `parbench timeline` command line.
+    fn parse(line: &[&str]) -> TimelineArgs {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            args: TimelineArgs,
         }
+        let mut argv = vec!["timeline", "--workload", "cpu", "-o", "t.svg"];
+        argv.extend_from_slice(line);
+        Cmd::parse_from(argv).args
+    }
+
+    fn args(executor: &[&str], compare: bool) -> TimelineArgs {
+        let list = executor.join(",");
+        let mut line = vec![];
+        if !executor.is_empty() {
+            line.extend(["--executor", list.as_str()]);
+        }
+        if compare {
+            line.push("--compare");
+        }
+        parse(&line)
     }
 
     #[test]
