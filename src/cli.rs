@@ -30,6 +30,8 @@ pub enum Command {
     List,
     /// Run one batch per executor and draw its tasks on a timeline (SVG, or HTML with tooltips).
     Timeline(Box<crate::plot::TimelineArgs>),
+    /// Redraw the speedup chart and timelines from a JSON report of `parbench run`.
+    Chart(crate::plot::ChartArgs),
 }
 
 /// Server choice on the command line.
@@ -259,6 +261,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(args) => run_command(*args),
         Command::List => list_command(),
         Command::Timeline(args) => Ok(crate::plot::command(*args)?),
+        Command::Chart(args) => Ok(crate::plot::chart_command(args)?),
     }
 }
 

@@ -430,7 +430,11 @@ fn serial_fractions_are_filled_per_workload_and_executor() {
             (_, "serial") => assert_eq!(r.serial_fraction, None),
             ("cpu", "threads") => assert!(r.serial_fraction.unwrap() > 0.9),
             ("cpu", "pool") => assert!(r.serial_fraction.unwrap() < 0.1),
-            ("api", "threads") => assert_eq!(r.serial_fraction, Some(0.0)),
+            // api waits: its fit uses p = workers, and the 3 ms overhead shows as a small f.
+            ("api", "threads") => {
+                let f = r.serial_fraction.unwrap();
+                assert!(f > 0.0 && f < 0.1, "{f}");
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -492,4 +496,57 @@ fn timeline_command_runs_one_batch_per_executor() {
     assert!(matches!(plot::command(bad), Err(Error::Usage(_))));
     let bad = parse(&["-o", out, "--tasks", "0"]);
     assert!(matches!(plot::command(bad), Err(Error::Usage(_))));
+}
+
+#[test]
+fn chart_command_redraws_from_a_json_report() {
+    use parbench::report::{Machine, Report};
+    let dir = tempfile::tempdir().unwrap();
+    let report = Report {
+        machine: Machine {
+            cores: 2,
+            cpus: None,
+            os: "linux x86_64".into(),
+            commit: None,
+            version: "test".into(),
+        },
+        results: sweep(),
+    };
+    let json = dir.path().join("r.json");
+    std::fs::write(&json, serde_json::to_string(&report).unwrap()).unwrap();
+    let chart = dir.path().join("c.svg");
+    let timelines = dir.path().join("tl");
+    let args = plot::ChartArgs {
+        report: json.clone(),
+        output: Some(chart.clone()),
+        timeline: Some(timelines.clone()),
+    };
+    assert_eq!(plot::chart_command(args).unwrap(), 0);
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert_eq!(
+        elements(&svg, "circle", "point").len(),
+        report.results.len()
+    );
+    assert_eq!(
+        std::fs::read_dir(&timelines).unwrap().count(),
+        report.results.len(),
+        "one timeline per configuration"
+    );
+
+    let garbage = dir.path().join("bad.json");
+    std::fs::write(&garbage, "{not json").unwrap();
+    for input in [garbage, dir.path().join("missing.json")] {
+        let args = plot::ChartArgs {
+            report: input,
+            output: Some(chart.clone()),
+            timeline: None,
+        };
+        assert!(matches!(plot::chart_command(args), Err(Error::Usage(_))));
+    }
+    let nothing = plot::ChartArgs {
+        report: json,
+        output: None,
+        timeline: None,
+    };
+    assert!(matches!(plot::chart_command(nothing), Err(Error::Usage(_))));
 }

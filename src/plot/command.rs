@@ -1,11 +1,14 @@
 //! `parbench timeline`: run one batch per executor and draw the seed's timeline figure.
+//! `parbench chart`: redraw the speedup chart and timelines from a saved JSON report.
 
-use super::timeline::{write_timeline, Panel};
+use super::speedup::speedup_chart;
+use super::timeline::{write_result_timeline, write_timeline, Panel};
 use super::{ms, Format};
 use crate::cli::WorkloadArgs;
 use crate::error::{Result, UsageError};
 use crate::executor::{self, Job};
 use crate::progress::Progress;
+use crate::report::Report;
 use crate::{interrupt, workload};
 use std::path::PathBuf;
 
@@ -138,6 +141,47 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
         }
         Ok(1)
     }
+}
+
+/// Arguments of `parbench chart`: redraw pictures from a saved JSON report.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChartArgs {
+    /// A report written by `parbench run --format json`.
+    pub report: PathBuf,
+    /// Speedup chart: .svg, or .html for hover tooltips.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Also write one timeline per configuration into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub timeline: Option<PathBuf>,
+}
+
+/// Runs `parbench chart`: no benchmark runs, only drawing, so pictures can be restyled or
+/// made on another machine from the JSON of a sweep.
+pub fn chart_command(args: ChartArgs) -> Result<i32> {
+    if args.output.is_none() && args.timeline.is_none() {
+        return Err(UsageError::new("chart: give -o FILE.svg and/or --timeline DIR").into());
+    }
+    if let Some(out) = &args.output {
+        Format::for_output(out)?;
+    }
+    let text = std::fs::read_to_string(&args.report)
+        .map_err(|e| UsageError::new(format!("cannot read {}: {e}", args.report.display())))?;
+    let report: Report = serde_json::from_str(&text).map_err(|e| {
+        UsageError::new(format!(
+            "{} is not a parbench JSON report: {e}",
+            args.report.display()
+        ))
+    })?;
+    if let Some(out) = &args.output {
+        speedup_chart(&report.results, report.machine.cores, out)?;
+    }
+    if let Some(dir) = &args.timeline {
+        for result in &report.results {
+            write_result_timeline(dir, result)?;
+        }
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

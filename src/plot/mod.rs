@@ -15,8 +15,10 @@ mod html;
 pub mod speedup;
 pub mod timeline;
 
-pub use command::{command, TimelineArgs};
-pub use speedup::{amdahl_fit, amdahl_speedup, fill_serial_fractions, speedup_chart, speedup_svg};
+pub use command::{chart_command, command, ChartArgs, TimelineArgs};
+pub use speedup::{
+    amdahl_fit, amdahl_speedup, fill_serial_fractions, series_fit, speedup_chart, speedup_svg,
+};
 pub use timeline::{
     timeline_file_name, timeline_svg, write_result_timeline, write_timeline, Panel,
 };

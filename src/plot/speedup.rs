@@ -4,8 +4,9 @@
 //! The fit uses the parallelism the machine can really give, `p = min(workers, cores)`, the
 //! same bound as the ideal line. So the serial fraction `f` measures how far an executor
 //! stays below the ideal: about 0 for processes on CPU work, about 1 under a GIL. Work that
-//! waits instead of computing (api) can beat the core count; its points sit above the
-//! ideal line and its fit clamps at 0.
+//! waits instead of computing (api) is not bound by the cores: when a series' speedup beats
+//! the core count by a clear margin, its fit uses `p = workers`, so `f` still tells how well
+//! the waiting overlaps.
 
 use super::{esc, executor_colour, nice_ticks, svg_open, tick_label, write_picture};
 use crate::error::{Result, UsageError};
@@ -52,21 +53,53 @@ fn same_panel(a: &RunResult, b: &RunResult) -> bool {
         && a.inner_threads == b.inner_threads
 }
 
-/// The `(min(workers, cores), speedup)` points of `result`'s series.
-fn series_points(results: &[RunResult], result: &RunResult, cores: usize) -> Vec<(usize, f64)> {
+/// A speedup above `cores` times this means the work is not bound by the cores.
+const BEYOND_CORES: f64 = 1.25;
+
+/// True when a series of `(workers, speedup)` points beats the core count clearly: its
+/// work waits rather than computes, so its processors are the workers themselves.
+fn waits(points: &[(usize, f64)], cores: usize) -> bool {
+    points
+        .iter()
+        .any(|&(_, s)| s.is_finite() && s > BEYOND_CORES * cores.max(1) as f64)
+}
+
+/// Processors available to `workers` workers in a series: see the module notes.
+fn processors(workers: usize, cores: usize, waiting: bool) -> usize {
+    if waiting {
+        workers
+    } else {
+        workers.min(cores.max(1))
+    }
+}
+
+/// Serial fraction of one executor's `(workers, speedup)` points on one workload: the
+/// Amdahl fit with `p = min(workers, cores)`, or `p = workers` for work that beats the
+/// core count. This is the value the table shows and the dashed line draws.
+pub fn series_fit(points: &[(usize, f64)], cores: usize) -> Option<f64> {
+    let waiting = waits(points, cores);
+    let effective: Vec<(usize, f64)> = points
+        .iter()
+        .map(|&(w, s)| (processors(w, cores, waiting), s))
+        .collect();
+    amdahl_fit(&effective)
+}
+
+/// The `(workers, speedup)` points of `result`'s series.
+fn series_points(results: &[RunResult], result: &RunResult) -> Vec<(usize, f64)> {
     results
         .iter()
         .filter(|r| same_series(r, result))
-        .filter_map(|r| r.speedup.map(|s| (r.workers.min(cores.max(1)), s)))
+        .filter_map(|r| r.speedup.map(|s| (r.workers, s)))
         .collect()
 }
 
-/// Sets every result's `serial_fraction` to the Amdahl fit of its executor's speedups on
-/// its workload (see [`amdahl_fit`]), with `p = min(workers, cores)`. For the table.
+/// Sets every result's `serial_fraction` to [`series_fit`] of its executor's speedups on
+/// its workload. For the table.
 pub fn fill_serial_fractions(results: &mut [RunResult], cores: usize) {
     let fits: Vec<Option<f64>> = results
         .iter()
-        .map(|r| amdahl_fit(&series_points(results, r, cores)))
+        .map(|r| series_fit(&series_points(results, r), cores))
         .collect();
     for (r, f) in results.iter_mut().zip(fits) {
         r.serial_fraction = f;
@@ -104,7 +137,7 @@ pub fn speedup_svg(results: &[RunResult], cores: usize) -> Result<String, UsageE
     let cols = panels.len().clamp(1, 2);
     let rows = panels.len().div_ceil(cols);
     let width = cols as f64 * PANEL_W;
-    let height = TOP + rows as f64 * PANEL_H + 56.0;
+    let height = TOP + rows as f64 * PANEL_H + 72.0;
     let title = format!("Speedup vs workers ({cores} cores)");
 
     let mut out = String::new();
@@ -144,7 +177,9 @@ pub fn speedup_svg(results: &[RunResult], cores: usize) -> Result<String, UsageE
     let notes = [
         "speedup = median serial wall time / median wall time; workers on a log scale".to_string(),
         format!("grey: the ideal, min(workers, cores) with cores = {cores}"),
-        "dashed: Amdahl fit 1 / (f + (1 - f) / min(workers, cores)); f = serial fraction".into(),
+        "dashed: Amdahl fit 1 / (f + (1 - f) / p), f = serial fraction, p = min(workers, cores)"
+            .into(),
+        "(p = workers when an executor beats the core count: its work waits, not computes)".into(),
     ];
     for (k, note) in notes.iter().enumerate() {
         let _ = writeln!(
@@ -187,7 +222,7 @@ fn draw_panel(
             executors.push(&r.executor);
         }
     }
-    let series: Vec<(&str, Vec<&RunResult>, Option<f64>)> = executors
+    let series: Vec<(&str, Vec<&RunResult>, Option<f64>, bool)> = executors
         .iter()
         .map(|e| {
             let mut pts: Vec<&RunResult> = members
@@ -196,12 +231,11 @@ fn draw_panel(
                 .filter(|r| r.executor == *e && r.speedup.is_some_and(f64::is_finite))
                 .collect();
             pts.sort_by_key(|r| r.workers);
-            let fit = amdahl_fit(
-                &pts.iter()
-                    .map(|r| (r.workers.min(cores), r.speedup.unwrap_or(f64::NAN)))
-                    .collect::<Vec<_>>(),
-            );
-            (*e, pts, fit)
+            let points: Vec<(usize, f64)> = pts
+                .iter()
+                .map(|r| (r.workers, r.speedup.unwrap_or(f64::NAN)))
+                .collect();
+            (*e, pts, series_fit(&points, cores), waits(&points, cores))
         })
         .collect();
 
@@ -216,7 +250,7 @@ fn draw_panel(
     let ideal = |w: f64| w.min(cores as f64);
     let ymax = series
         .iter()
-        .flat_map(|(_, pts, _)| pts.iter().filter_map(|r| r.speedup))
+        .flat_map(|(_, pts, _, _)| pts.iter().filter_map(|r| r.speedup))
         .chain(samples.iter().map(|&w| ideal(w)))
         .fold(1.0, f64::max);
     let ticks = nice_ticks(ymax * 1.05, 6);
@@ -291,14 +325,17 @@ fn draw_panel(
     );
 
     let mut legend_y = oy + PLOT_TOP + 10.0;
-    for (executor, pts, fit) in &series {
+    for (executor, pts, fit, waiting) in &series {
         let colour = executor_colour(executor);
         if let Some(f) = fit {
             let _ = writeln!(
                 out,
                 r#"<polyline class="amdahl" data-executor="{}" data-f="{f:.4}" points="{}" fill="none" stroke="{colour}" stroke-width="1.5" stroke-dasharray="6 4" data-tip="1"><title>{}: Amdahl fit, serial fraction {f:.3}</title></polyline>"#,
                 esc(executor),
-                path_of(&|w| amdahl_speedup(*f, w.min(cores as f64))),
+                path_of(&|w| {
+                    let p = if *waiting { w } else { w.min(cores as f64) };
+                    amdahl_speedup(*f, p)
+                }),
                 esc(executor)
             );
         }
@@ -358,7 +395,7 @@ fn draw_panel(
         lx + 26.0,
         legend_y + 4.0
     );
-    if series.iter().all(|(_, pts, _)| pts.is_empty()) {
+    if series.iter().all(|(_, pts, _, _)| pts.is_empty()) {
         let _ = writeln!(
             out,
             r#"<text class="note" x="{:.1}" y="{:.1}" text-anchor="middle">no speedups: serial did not run for this workload</text>"#,
