@@ -51,13 +51,15 @@ impl Progress {
 
     /// Marks the previous configuration done and the next one, described by `label`, started.
     pub fn step(&mut self, label: impl Into<String>) {
-        if self.started > 0 && self.bar.position() < self.total {
-            self.bar.inc(1);
-        }
+        let previous_done = self.started > 0 && self.bar.position() < self.total;
         self.started = (self.started + 1).min(self.total.max(1));
+        // Label first, then the count: one redraw shows the new configuration and progress.
+        self.bar.set_message(label.into());
         self.bar
             .set_prefix(format!("configuration {} of {}", self.started, self.total));
-        self.bar.set_message(label.into());
+        if previous_done {
+            self.bar.inc(1);
+        }
     }
 
     /// Marks the last configuration done and removes the bar from the terminal.
