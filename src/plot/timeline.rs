@@ -117,257 +117,72 @@ const PANEL_GAP: f64 = 12.0;
 /// Rough advance width of a digit, as a fraction of the font size (DejaVu Sans: 0.64).
 const DIGIT_EM: f64 = 0.66;
 
+/// The scales every panel shares.
+struct Frame {
+    /// Height of one row of bars, in px.
+    row_h: f64,
+    /// Width of the plotting area, in px.
+    plot_w: f64,
+    /// The time axis ends here, in ms.
+    axis_ms: f64,
+}
+
+impl Frame {
+    /// x in px of an instant `s` seconds after the origin.
+    fn px(&self, s: f64) -> f64 {
+        LEFT + finite(s) * 1e3 / self.axis_ms * self.plot_w
+    }
+}
+
+/// Where a bar is drawn.
+#[derive(Clone, Copy)]
+struct BarBox {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
 /// Draws the panels, stacked over one shared time axis in milliseconds from each batch's
 /// origin, as an SVG document.
 pub fn timeline_svg(title: &str, panels: &[Panel]) -> String {
-    let plot_w = WIDTH - LEFT - RIGHT;
     let layouts: Vec<(Vec<usize>, Vec<usize>)> = panels.iter().map(Panel::rows).collect();
     let total_rows: usize = layouts.iter().map(|(_, l)| l.iter().sum::<usize>()).sum();
-    let row_h = (900.0 / total_rows.max(1) as f64).clamp(3.0, 18.0).floor();
     let end_ms = panels.iter().map(Panel::end_s).fold(0.0, f64::max) * 1e3;
     let ticks = nice_ticks(end_ms, 10);
-    let axis_ms = *ticks.last().unwrap_or(&1.0);
-    let px = |s: f64| LEFT + finite(s) * 1e3 / axis_ms * plot_w;
+    let frame = Frame {
+        row_h: (900.0 / total_rows.max(1) as f64).clamp(3.0, 18.0).floor(),
+        plot_w: WIDTH - LEFT - RIGHT,
+        axis_ms: *ticks.last().unwrap_or(&1.0),
+    };
 
     let plot_top = TOP + 8.0;
     let panels_h: f64 = layouts
         .iter()
-        .map(|(_, l)| PANEL_HEAD + l.iter().sum::<usize>() as f64 * row_h + PANEL_GAP)
+        .map(|(_, l)| PANEL_HEAD + l.iter().sum::<usize>() as f64 * frame.row_h + PANEL_GAP)
         .sum();
     let axis_y = plot_top + panels_h;
     let any_failed = panels.iter().any(|p| p.records.iter().any(|r| !r.ok));
-    let height = axis_y + 80.0 + if any_failed { 20.0 } else { 0.0 };
+    let height = axis_y + 80.0 + if any_failed { 24.0 } else { 0.0 };
 
     let mut body = String::new();
     // Grid first, so bars and labels draw over it.
     for t in &ticks {
-        let x = LEFT + t / axis_ms * plot_w;
+        let x = LEFT + t / frame.axis_ms * frame.plot_w;
         let _ = writeln!(
             body,
             r#"<line class="grid" x1="{x:.2}" y1="{plot_top:.1}" x2="{x:.2}" y2="{axis_y:.1}"/>"#
         );
     }
-
     let mut y = plot_top;
     let mut omitted = 0;
     for (panel, (row_of, rows_per_lane)) in panels.iter().zip(&layouts) {
-        let failed = panel.records.iter().filter(|r| !r.ok).count();
-        let lanes_h = rows_per_lane.iter().sum::<usize>() as f64 * row_h;
-        let _ = writeln!(
-            body,
-            r#"<g class="panel" data-executor="{}" data-workers="{}" data-lanes="{}" data-wall-ms="{:.3}">"#,
-            esc(&panel.executor),
-            panel.workers,
-            panel.lanes(),
-            panel.wall_s * 1e3
-        );
-        let mut head = format!(
-            "{} · wall {} · {} tasks",
-            panel.label(),
-            ms(panel.wall_s),
-            panel.records.len()
-        );
-        if failed > 0 {
-            let _ = write!(head, " · {failed} failed");
-        }
-        let _ = writeln!(
-            body,
-            r#"<text class="head" x="{LEFT}" y="{:.1}">{}</text>"#,
-            y + 15.0,
-            esc(&head)
-        );
-        let lanes_top = y + PANEL_HEAD;
-
-        // Lanes: alternate stripes, a label every few lanes when they are thin.
-        let mut lane_y = Vec::with_capacity(rows_per_lane.len());
-        let mut ly = lanes_top;
-        let lane_font = 11.0f64.min(row_h - 2.0);
-        let label_every = if lane_font >= 7.0 {
-            1
-        } else {
-            (11.0 / row_h).ceil() as usize
-        };
-        for (lane, rows) in rows_per_lane.iter().enumerate() {
-            let h = *rows as f64 * row_h;
-            let fill = if lane % 2 == 0 { "#f6f6f6" } else { "#ffffff" };
-            let _ = writeln!(
-                body,
-                r#"<rect class="lane" data-worker="{lane}" x="{LEFT}" y="{ly:.2}" width="{plot_w:.2}" height="{h:.2}" fill="{fill}"/>"#
-            );
-            if lane % label_every == 0 {
-                let fs = lane_font.max(7.0);
-                let _ = writeln!(
-                    body,
-                    r#"<text class="axis" x="{:.1}" y="{:.2}" text-anchor="end" font-size="{fs:.0}">w{lane}</text>"#,
-                    LEFT - 6.0,
-                    ly + h / 2.0 + fs * 0.35
-                );
-            }
-            lane_y.push(ly);
-            ly += h;
-        }
-        let _ = writeln!(
-            body,
-            r#"<rect class="frame" x="{LEFT}" y="{lanes_top:.2}" width="{plot_w:.2}" height="{lanes_h:.2}"/>"#
-        );
-
-        // Bars.
-        let geometry: Vec<(f64, f64, f64, f64)> = panel
-            .records
-            .iter()
-            .zip(row_of)
-            .map(|(r, row)| {
-                let x = px(r.start_s);
-                let w = (px(r.stop_s) - x).max(1.0);
-                let top = lane_y[r.worker] + *row as f64 * row_h;
-                let pad = if row_h >= 8.0 { 1.5 } else { 0.5 };
-                (x, top + pad, w, row_h - 2.0 * pad)
-            })
-            .collect();
-        for (r, &(x, by, w, h)) in panel.records.iter().zip(&geometry) {
-            let status = if r.ok { "" } else { " · FAILED" };
-            let tip = format!(
-                "task {} · worker {} (pid {}) · start {} · stop {} · {}{}",
-                r.task,
-                r.worker,
-                r.pid,
-                ms(r.start_s),
-                ms(r.stop_s),
-                ms(r.duration_s()),
-                status
-            );
-            let _ = writeln!(
-                body,
-                r##"<rect class="bar" x="{x:.2}" y="{by:.2}" width="{w:.2}" height="{h:.2}" fill="{}" stroke="#00000059" stroke-width="0.5" data-task="{}" data-worker="{}" data-pid="{}" data-start-ms="{:.3}" data-stop-ms="{:.3}" data-ok="{}"><title>{}</title></rect>"##,
-                task_colour(r.task),
-                r.task,
-                r.worker,
-                r.pid,
-                r.start_s * 1e3,
-                r.stop_s * 1e3,
-                r.ok,
-                esc(&tip)
-            );
-            if !r.ok {
-                let _ = writeln!(
-                    body,
-                    r##"<rect class="failed" x="{x:.2}" y="{by:.2}" width="{w:.2}" height="{h:.2}" fill="url(#failed-hatch)" stroke="#c00000" stroke-width="1.5" pointer-events="none"/>"##
-                );
-            }
-        }
-
-        // Task labels: inside the bar when it fits, else just after it when the gap to the
-        // next bar in the same row allows, else smaller, else left to the tooltip.
-        let base_font = 11.0f64.min(row_h - 5.0);
-        let mut next_x = vec![LEFT + plot_w; panel.records.len()];
-        {
-            let mut by_row: Vec<usize> = (0..panel.records.len()).collect();
-            by_row.sort_by(|&a, &b| {
-                let key = |i: usize| (panel.records[i].worker, row_of[i]);
-                key(a)
-                    .cmp(&key(b))
-                    .then(geometry[a].0.total_cmp(&geometry[b].0))
-            });
-            for pair in by_row.windows(2) {
-                let (a, b) = (pair[0], pair[1]);
-                let same_row =
-                    panel.records[a].worker == panel.records[b].worker && row_of[a] == row_of[b];
-                if same_row {
-                    next_x[a] = geometry[b].0;
-                }
-            }
-        }
-        for (i, (r, &(x, by, w, h))) in panel.records.iter().zip(&geometry).enumerate() {
-            let text = r.task.to_string();
-            let mut placed = None;
-            let mut fs = base_font;
-            while fs >= 7.0 && placed.is_none() {
-                let tw = text.len() as f64 * DIGIT_EM * fs;
-                if w >= tw + 4.0 {
-                    placed = Some((x + w / 2.0, "middle", fs));
-                } else if next_x[i] - (x + w) >= tw + 5.0 {
-                    placed = Some((x + w + 2.0, "start", fs));
-                }
-                fs -= 1.0;
-            }
-            match placed {
-                Some((tx, anchor, fs)) => {
-                    let _ = writeln!(
-                        body,
-                        r#"<text class="label" data-task="{}" x="{tx:.2}" y="{:.2}" font-size="{fs:.0}" text-anchor="{anchor}" pointer-events="none">{text}</text>"#,
-                        r.task,
-                        by + h / 2.0 + fs * 0.36
-                    );
-                }
-                None => omitted += 1,
-            }
-        }
-
-        let wx = px(panel.wall_s);
-        let _ = writeln!(
-            body,
-            r##"<line class="wall" x1="{wx:.2}" y1="{:.2}" x2="{wx:.2}" y2="{:.2}" stroke="#222" stroke-width="1.2" stroke-dasharray="5 3"><title>{} wall {}</title></line>"##,
-            lanes_top - 3.0,
-            lanes_top + lanes_h + 3.0,
-            esc(&panel.label()),
-            ms(panel.wall_s)
-        );
-        let _ = writeln!(body, "</g>");
-        y += PANEL_HEAD + lanes_h + PANEL_GAP;
+        let (h, missing) = draw_panel(&mut body, &frame, panel, row_of, rows_per_lane, y);
+        y += h;
+        omitted += missing;
     }
-
-    // The shared time axis.
-    let _ = writeln!(
-        body,
-        r##"<g class="time-axis" data-max-ms="{axis_ms}"><line x1="{LEFT}" y1="{axis_y:.1}" x2="{:.1}" y2="{axis_y:.1}" stroke="#333"/>"##,
-        LEFT + plot_w
-    );
-    for t in &ticks {
-        let x = LEFT + t / axis_ms * plot_w;
-        let _ = writeln!(
-            body,
-            r##"<line class="tick" data-ms="{t}" x1="{x:.2}" y1="{axis_y:.1}" x2="{x:.2}" y2="{:.1}" stroke="#333"/><text class="axis" x="{x:.2}" y="{:.1}" text-anchor="middle">{}</text>"##,
-            axis_y + 5.0,
-            axis_y + 17.0,
-            tick_label(*t)
-        );
-    }
-    let _ = writeln!(
-        body,
-        r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">time since the batch started (ms)</text></g>"#,
-        LEFT + plot_w / 2.0,
-        axis_y + 33.0
-    );
-
-    let mut note_y = axis_y + 54.0;
-    let mut second =
-        "The number is the task index; the same colour is the same task in every panel."
-            .to_string();
-    if omitted > 0 {
-        let _ = write!(second, " {omitted} labels did not fit: hover a bar.");
-    }
-    for line in [
-        "One lane per worker, one bar per task from its start to its stop; the dashed line is the batch's wall time.",
-        second.as_str(),
-    ] {
-        let _ = writeln!(
-            body,
-            r#"<text class="note" x="{LEFT}" y="{note_y:.1}">{}</text>"#,
-            esc(line)
-        );
-        note_y += 16.0;
-    }
-    note_y -= 16.0;
-    if any_failed {
-        note_y += 18.0;
-        let _ = writeln!(
-            body,
-            r##"<rect x="{LEFT}" y="{:.1}" width="26" height="12" fill="#ffffff" stroke="#c00000" stroke-width="1.5"/><rect x="{LEFT}" y="{:.1}" width="26" height="12" fill="url(#failed-hatch)"/><text class="note" x="{:.1}" y="{note_y:.1}">failed task (it stays in the batch; hover for its worker)</text>"##,
-            note_y - 10.0,
-            note_y - 10.0,
-            LEFT + 32.0
-        );
-    }
+    draw_axis(&mut body, &frame, &ticks, axis_y);
+    draw_notes(&mut body, axis_y, omitted, any_failed);
 
     let mut out = String::new();
     svg_open(&mut out, WIDTH, height, title);
@@ -384,6 +199,264 @@ pub fn timeline_svg(title: &str, panels: &[Panel]) -> String {
     out.push_str(&body);
     out.push_str("</svg>\n");
     out
+}
+
+/// One panel at `top`: head line, lanes, bars, labels, wall line. Returns its height and
+/// the number of task labels that did not fit.
+fn draw_panel(
+    out: &mut String,
+    frame: &Frame,
+    panel: &Panel,
+    row_of: &[usize],
+    rows_per_lane: &[usize],
+    top: f64,
+) -> (f64, usize) {
+    let row_h = frame.row_h;
+    let failed = panel.records.iter().filter(|r| !r.ok).count();
+    let lanes_h = rows_per_lane.iter().sum::<usize>() as f64 * row_h;
+    let _ = writeln!(
+        out,
+        r#"<g class="panel" data-executor="{}" data-workers="{}" data-lanes="{}" data-wall-ms="{:.3}">"#,
+        esc(&panel.executor),
+        panel.workers,
+        panel.lanes(),
+        panel.wall_s * 1e3
+    );
+    let mut head = format!(
+        "{} · wall {} · {} tasks",
+        panel.label(),
+        ms(panel.wall_s),
+        panel.records.len()
+    );
+    if failed > 0 {
+        let _ = write!(head, " · {failed} failed");
+    }
+    let _ = writeln!(
+        out,
+        r#"<text class="head" x="{LEFT}" y="{:.1}">{}</text>"#,
+        top + 15.0,
+        esc(&head)
+    );
+    let lanes_top = top + PANEL_HEAD;
+
+    // Lanes: alternate stripes, a label every few lanes when they are thin.
+    let mut lane_y = Vec::with_capacity(rows_per_lane.len());
+    let mut ly = lanes_top;
+    let lane_font = 11.0f64.min(row_h - 2.0);
+    let label_every = if lane_font >= 7.0 {
+        1
+    } else {
+        (11.0 / row_h).ceil() as usize
+    };
+    for (lane, rows) in rows_per_lane.iter().enumerate() {
+        let h = *rows as f64 * row_h;
+        let fill = if lane % 2 == 0 { "#f6f6f6" } else { "#ffffff" };
+        let _ = writeln!(
+            out,
+            r#"<rect class="lane" data-worker="{lane}" x="{LEFT}" y="{ly:.2}" width="{:.2}" height="{h:.2}" fill="{fill}"/>"#,
+            frame.plot_w
+        );
+        if lane % label_every == 0 {
+            let fs = lane_font.max(7.0);
+            let _ = writeln!(
+                out,
+                r#"<text class="axis" x="{:.1}" y="{:.2}" text-anchor="end" font-size="{fs:.0}">w{lane}</text>"#,
+                LEFT - 6.0,
+                ly + h / 2.0 + fs * 0.35
+            );
+        }
+        lane_y.push(ly);
+        ly += h;
+    }
+    let _ = writeln!(
+        out,
+        r#"<rect class="frame" x="{LEFT}" y="{lanes_top:.2}" width="{:.2}" height="{lanes_h:.2}"/>"#,
+        frame.plot_w
+    );
+
+    let boxes: Vec<BarBox> = panel
+        .records
+        .iter()
+        .zip(row_of)
+        .map(|(r, row)| {
+            let x = frame.px(r.start_s);
+            let pad = if row_h >= 8.0 { 1.5 } else { 0.5 };
+            BarBox {
+                x,
+                y: lane_y[r.worker] + *row as f64 * row_h + pad,
+                w: (frame.px(r.stop_s) - x).max(1.0),
+                h: row_h - 2.0 * pad,
+            }
+        })
+        .collect();
+    draw_bars(out, &panel.records, &boxes);
+    let omitted = draw_labels(out, frame, &panel.records, row_of, &boxes);
+
+    let wx = frame.px(panel.wall_s);
+    let _ = writeln!(
+        out,
+        r##"<line class="wall" x1="{wx:.2}" y1="{:.2}" x2="{wx:.2}" y2="{:.2}" stroke="#222" stroke-width="1.2" stroke-dasharray="5 3"><title>{} wall {}</title></line>"##,
+        lanes_top - 3.0,
+        lanes_top + lanes_h + 3.0,
+        esc(&panel.label()),
+        ms(panel.wall_s)
+    );
+    let _ = writeln!(out, "</g>");
+    (PANEL_HEAD + lanes_h + PANEL_GAP, omitted)
+}
+
+/// One bar per record, carrying the record as data attributes and a tooltip; failed tasks
+/// get a hatched red overlay.
+fn draw_bars(out: &mut String, records: &[TaskRecord], boxes: &[BarBox]) {
+    for (r, b) in records.iter().zip(boxes) {
+        let status = if r.ok { "" } else { " · FAILED" };
+        let tip = format!(
+            "task {} · worker {} (pid {}) · start {} · stop {} · {}{}",
+            r.task,
+            r.worker,
+            r.pid,
+            ms(r.start_s),
+            ms(r.stop_s),
+            ms(r.duration_s()),
+            status
+        );
+        let _ = writeln!(
+            out,
+            r##"<rect class="bar" x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}" fill="{}" stroke="#00000059" stroke-width="0.5" data-task="{}" data-worker="{}" data-pid="{}" data-start-ms="{:.3}" data-stop-ms="{:.3}" data-ok="{}"><title>{}</title></rect>"##,
+            b.x,
+            b.y,
+            b.w,
+            b.h,
+            task_colour(r.task),
+            r.task,
+            r.worker,
+            r.pid,
+            r.start_s * 1e3,
+            r.stop_s * 1e3,
+            r.ok,
+            esc(&tip)
+        );
+        if !r.ok {
+            let _ = writeln!(
+                out,
+                r##"<rect class="failed" x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}" fill="url(#failed-hatch)" stroke="#c00000" stroke-width="1.5" pointer-events="none"/>"##,
+                b.x, b.y, b.w, b.h
+            );
+        }
+    }
+}
+
+/// Task labels: inside the bar when it fits, else just after it when the gap to the next bar
+/// in the same row allows, else one size smaller, else left to the tooltip. Returns how many
+/// were left out.
+fn draw_labels(
+    out: &mut String,
+    frame: &Frame,
+    records: &[TaskRecord],
+    row_of: &[usize],
+    boxes: &[BarBox],
+) -> usize {
+    // Where the next bar in the same row starts (or the plot ends).
+    let mut next_x = vec![LEFT + frame.plot_w; records.len()];
+    let mut by_row: Vec<usize> = (0..records.len()).collect();
+    let row_key = |i: usize| (records[i].worker, row_of[i]);
+    by_row.sort_by(|&a, &b| {
+        row_key(a)
+            .cmp(&row_key(b))
+            .then(boxes[a].x.total_cmp(&boxes[b].x))
+    });
+    for pair in by_row.windows(2) {
+        if row_key(pair[0]) == row_key(pair[1]) {
+            next_x[pair[0]] = boxes[pair[1]].x;
+        }
+    }
+
+    let base_font = 11.0f64.min(frame.row_h - 5.0);
+    let mut omitted = 0;
+    for (i, (r, b)) in records.iter().zip(boxes).enumerate() {
+        let text = r.task.to_string();
+        let mut placed = None;
+        let mut fs = base_font;
+        while fs >= 7.0 && placed.is_none() {
+            let tw = text.len() as f64 * DIGIT_EM * fs;
+            if b.w >= tw + 4.0 {
+                placed = Some((b.x + b.w / 2.0, "middle", fs));
+            } else if next_x[i] - (b.x + b.w) >= tw + 5.0 {
+                placed = Some((b.x + b.w + 2.0, "start", fs));
+            }
+            fs -= 1.0;
+        }
+        match placed {
+            Some((tx, anchor, fs)) => {
+                let _ = writeln!(
+                    out,
+                    r#"<text class="label" data-task="{}" x="{tx:.2}" y="{:.2}" font-size="{fs:.0}" text-anchor="{anchor}" pointer-events="none">{text}</text>"#,
+                    r.task,
+                    b.y + b.h / 2.0 + fs * 0.36
+                );
+            }
+            None => omitted += 1,
+        }
+    }
+    omitted
+}
+
+/// The shared time axis at `axis_y`: ticks in ms and the caption.
+fn draw_axis(out: &mut String, frame: &Frame, ticks: &[f64], axis_y: f64) {
+    let _ = writeln!(
+        out,
+        r##"<g class="time-axis" data-max-ms="{}"><line x1="{LEFT}" y1="{axis_y:.1}" x2="{:.1}" y2="{axis_y:.1}" stroke="#333"/>"##,
+        frame.axis_ms,
+        LEFT + frame.plot_w
+    );
+    for t in ticks {
+        let x = LEFT + t / frame.axis_ms * frame.plot_w;
+        let _ = writeln!(
+            out,
+            r##"<line class="tick" data-ms="{t}" x1="{x:.2}" y1="{axis_y:.1}" x2="{x:.2}" y2="{:.1}" stroke="#333"/><text class="axis" x="{x:.2}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            axis_y + 5.0,
+            axis_y + 17.0,
+            tick_label(*t)
+        );
+    }
+    let _ = writeln!(
+        out,
+        r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">time since the batch started (ms)</text></g>"#,
+        LEFT + frame.plot_w / 2.0,
+        axis_y + 33.0
+    );
+}
+
+/// How to read the picture, under the axis.
+fn draw_notes(out: &mut String, axis_y: f64, omitted: usize, any_failed: bool) {
+    let mut second =
+        "The number is the task index; the same colour is the same task in every panel."
+            .to_string();
+    if omitted > 0 {
+        let _ = write!(second, " {omitted} labels did not fit: hover a bar.");
+    }
+    let lines = [
+        "One lane per worker, one bar per task from its start to its stop; the dashed line is the batch's wall time.",
+        second.as_str(),
+    ];
+    for (k, line) in lines.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            r#"<text class="note" x="{LEFT}" y="{:.1}">{}</text>"#,
+            axis_y + 54.0 + 16.0 * k as f64,
+            esc(line)
+        );
+    }
+    if any_failed {
+        let y = axis_y + 90.0;
+        let _ = writeln!(
+            out,
+            r##"<rect x="{LEFT}" y="{:.1}" width="26" height="12" fill="#ffffff" stroke="#c00000" stroke-width="1.5"/><rect x="{LEFT}" y="{:.1}" width="26" height="12" fill="url(#failed-hatch)"/><text class="note" x="{:.1}" y="{y:.1}">failed task (it stays in the batch; hover for its worker)</text>"##,
+            y - 10.0,
+            y - 10.0,
+            LEFT + 32.0
+        );
+    }
 }
 
 /// Writes a timeline of the panels to `path` (`.svg`, or `.html` with hover tooltips).
