@@ -320,7 +320,7 @@ fn draw_panel(
     };
     let _ = writeln!(
         out,
-        r##"<polyline class="ideal" points="{}" fill="none" stroke="#999" stroke-width="2"><title>ideal: min(workers, {cores})</title></polyline>"##,
+        r##"<polyline class="ideal" points="{}" fill="none" stroke="#999" stroke-width="2" data-tip="1"><title>ideal: min(workers, {cores})</title></polyline>"##,
         path_of(&ideal)
     );
 
@@ -371,16 +371,29 @@ fn draw_panel(
                 r.wall_s.median
             );
         }
-        // Legend entry: solid swatch, name and the fitted serial fraction.
+        // Legend entry: a line swatch (a dot for a one-point series such as serial), the
+        // name and the fitted serial fraction.
         let label = match fit {
             Some(f) => format!("{executor}  f={f:.2}"),
             None => executor.to_string(),
         };
         let lx = ox + LEGEND_X;
+        if pts.len() > 1 {
+            let _ = writeln!(
+                out,
+                r#"<line x1="{lx:.1}" y1="{legend_y:.1}" x2="{:.1}" y2="{legend_y:.1}" stroke="{colour}" stroke-width="2.2"/>"#,
+                lx + 20.0
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                r#"<circle cx="{:.1}" cy="{legend_y:.1}" r="3.5" fill="{colour}"/>"#,
+                lx + 10.0
+            );
+        }
         let _ = writeln!(
             out,
-            r#"<line x1="{lx:.1}" y1="{legend_y:.1}" x2="{:.1}" y2="{legend_y:.1}" stroke="{colour}" stroke-width="2.2"/><text class="axis legend" x="{:.1}" y="{:.1}">{}</text>"#,
-            lx + 20.0,
+            r#"<text class="axis legend" x="{:.1}" y="{:.1}">{}</text>"#,
             lx + 26.0,
             legend_y + 4.0,
             esc(&label)
@@ -395,6 +408,16 @@ fn draw_panel(
         lx + 26.0,
         legend_y + 4.0
     );
+    if series.iter().any(|(_, _, fit, _)| fit.is_some()) {
+        let y = legend_y + 17.0;
+        let _ = writeln!(
+            out,
+            r##"<line x1="{lx:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#555" stroke-width="1.5" stroke-dasharray="6 4"/><text class="axis legend" x="{:.1}" y="{:.1}">Amdahl fit</text>"##,
+            lx + 20.0,
+            lx + 26.0,
+            y + 4.0
+        );
+    }
     if series.iter().all(|(_, pts, _, _)| pts.is_empty()) {
         let _ = writeln!(
             out,
