@@ -550,3 +550,59 @@ fn chart_command_redraws_from_a_json_report() {
     };
     assert!(matches!(plot::chart_command(nothing), Err(Error::Usage(_))));
 }
+
+/// The binary, as a user runs it.
+fn parbench() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("parbench").expect("binary built")
+}
+
+#[test]
+fn timeline_binary_is_silent_in_pipes_and_rejects_bad_paths_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("t.svg");
+    let out = parbench()
+        .args([
+            "timeline",
+            "--workload",
+            "cpu",
+            "--executor",
+            "serial,threads",
+        ])
+        .args(["--workers", "2", "--tasks", "4", "--size", "1000", "-o"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // stderr is a pipe here: no progress bar, no noise.
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(elements(&text, "g", "panel").len(), 2);
+
+    for (output, needle) in [
+        (dir.path().join("t.png"), "unknown picture format"),
+        (dir.path().join("nowhere/t.svg"), "does not exist"),
+    ] {
+        let out = parbench()
+            .args([
+                "timeline",
+                "--workload",
+                "cpu",
+                "--executor",
+                "threads",
+                "-o",
+            ])
+            .arg(&output)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{stderr}");
+    }
+    let out = parbench()
+        .args(["chart", "no-such-report.json", "-o"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
