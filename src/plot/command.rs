@@ -18,7 +18,7 @@ pub struct TimelineArgs {
     /// Workload to run.
     #[arg(long)]
     pub workload: String,
-    /// Executors, comma-separated; several are stacked as panels on one time axis.
+    /// Executors, comma-separated, or `all`; several are stacked as panels on one time axis.
     #[arg(long, value_delimiter = ',')]
     pub executor: Vec<String>,
     /// Workers per executor (executors that do not scale, like serial, use one).
@@ -47,6 +47,9 @@ fn executors(args: &TimelineArgs) -> Result<Vec<String>, UsageError> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
+    if names == ["all"] {
+        names = executor::names().into_iter().map(String::from).collect();
+    }
     if names.is_empty() {
         if !args.compare {
             return Err(UsageError::new(
@@ -222,6 +225,10 @@ mod tests {
         let seed = executors(&args(&[], true)).unwrap();
         assert_eq!(seed[..2], ["serial", "threads"]);
         assert_eq!(seed.len(), 3);
+        assert_eq!(
+            executors(&args(&["all"], false)).unwrap(),
+            executor::names()
+        );
     }
 
     #[test]

@@ -51,16 +51,8 @@ impl Format {
                 )))
             }
         };
-        match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
-                Err(UsageError::new(format!(
-                    "{}: directory {} does not exist",
-                    path.display(),
-                    dir.display()
-                )))
-            }
-            _ => Ok(format),
-        }
+        crate::cli::check_output_path(path)?;
+        Ok(format)
     }
 }
 
