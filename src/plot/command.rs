@@ -5,7 +5,7 @@ use super::speedup::speedup_chart;
 use super::timeline::{write_result_timeline, write_timeline, Panel};
 use super::{ms, Format};
 use crate::cli::WorkloadArgs;
-use crate::error::{Result, UsageError};
+use crate::error::{Error, Result, UsageError};
 use crate::executor::{self, Job};
 use crate::progress::Progress;
 use crate::report::Report;
@@ -98,6 +98,7 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     let mut progress = Progress::new(names.len(), args.quiet);
     let mut panels = Vec::with_capacity(names.len());
     let mut failures = Vec::new();
+    let mut reference = None;
     for name in &names {
         let scales = executor::find(name)?.scales;
         let workers = if scales { args.workers } else { 1 };
@@ -116,6 +117,17 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
                 .into_iter()
                 .map(|f| format!("{name} x{workers}: {f}")),
         );
+        // Every executor must compute the same results, as in `parbench run`.
+        if let Ok(got) = batch.checksum() {
+            let want = *reference.get_or_insert(got);
+            if got != want {
+                return Err(Error::ChecksumMismatch {
+                    config: format!("{}/{name}/{workers}", info.name),
+                    got,
+                    want,
+                });
+            }
+        }
         panels.push(Panel::from_batch(name, workers, &batch));
     }
     progress.finish();
