@@ -461,4 +461,21 @@ mod tests {
         // Junk points are ignored, not propagated.
         assert_eq!(amdahl_fit(&[(2, f64::NAN), (2, 0.0)]), None);
     }
+
+    #[test]
+    fn series_fit_bounds_computing_work_by_the_cores_and_waiting_work_by_the_workers() {
+        let cores = 2;
+        // Computing: 1.9x at every count from 2 up: nearly ideal once capped at the cores.
+        let cpu = [(1, 1.0), (2, 1.9), (4, 1.9), (8, 1.9)];
+        let f = series_fit(&cpu, cores).unwrap();
+        assert!(f < 0.1, "{f}");
+        // Capping matters: without it the flat tail would look like a large serial part.
+        assert!(amdahl_fit(&cpu).unwrap() > 0.2);
+        // Waiting: speedups beyond the cores follow the worker count with f = 0.05.
+        let api: Vec<(usize, f64)> = [1, 2, 4, 8, 16]
+            .iter()
+            .map(|&w| (w, amdahl_speedup(0.05, w as f64)))
+            .collect();
+        assert!((series_fit(&api, cores).unwrap() - 0.05).abs() < 1e-9);
+    }
 }
