@@ -28,6 +28,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List the registered workloads and executors with their defaults.
     List,
+    /// Internal: a process-pool worker serving tasks over its stdin and stdout.
+    #[command(hide = true)]
+    Worker,
     /// Run one batch per executor and draw its tasks on a timeline (SVG, or HTML with tooltips).
     Timeline(Box<crate::plot::TimelineArgs>),
     /// Redraw the speedup chart and timelines from a JSON report of `parbench run`.
@@ -260,6 +263,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run_command(*args),
         Command::List => list_command(),
+        Command::Worker => Ok(executor::process::worker_main()),
         Command::Timeline(args) => Ok(crate::plot::command(*args)?),
         Command::Chart(args) => Ok(crate::plot::chart_command(args)?),
     }
