@@ -148,13 +148,17 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
         ),
     };
     write_timeline(&args.output, &title, &panels)?;
-    if failures.is_empty() {
-        Ok(0)
-    } else {
-        for f in &failures {
-            eprintln!("parbench timeline: {f}");
+    match failures.first() {
+        None => Ok(0),
+        Some(first) => {
+            // One line, like every other error of the CLI; the picture marks each failure.
+            eprintln!(
+                "parbench: error: {} tasks failed (marked in {}); first: {first}",
+                failures.len(),
+                args.output.display()
+            );
+            Ok(1)
         }
-        Ok(1)
     }
 }
 
