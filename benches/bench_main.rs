@@ -44,7 +44,10 @@
 //!
 //! Reports land in `target/criterion/` (or `$CRITERION_HOME`): `report/index.html` links to
 //! each group's summary (`<group>/report/index.html`), whose line chart compares executors over
-//! workers; each benchmark has its own page under `<group>/<executor>/<workers>/report/`.
+//! workers, and to each executor's own summary (`<group>/<executor>/report/`); each benchmark
+//! has its page under `<group>/<executor>/<workers>/report/`. The `overhead` summary shows
+//! only violins (its parameters mix worker counts and bytes); its line charts are on the
+//! per-function pages such as `overhead/dispatch_rayon/report/`.
 
 use criterion::criterion_main;
 

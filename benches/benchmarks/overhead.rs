@@ -15,6 +15,9 @@ use criterion::{criterion_group, BenchmarkGroup, BenchmarkId, Criterion, Through
 use parbench::executor::EXECUTORS;
 use std::time::{Duration, Instant};
 
+/// The group's name, the first part of every id.
+const GROUP: &str = "overhead";
+
 /// Empty tasks per dispatch batch: enough that every worker of the largest default pool gets
 /// several, so the figure is the steady per-task cost, not one wake-up.
 pub const DISPATCH_TASKS: usize = 64;
@@ -23,7 +26,7 @@ pub const DISPATCH_TASKS: usize = 64;
 pub const ROUND_TRIP_PAYLOADS: &[u64] = &[0, 64 << 10, 16 << 20];
 
 fn overhead(c: &mut Criterion) {
-    let mut group = c.benchmark_group("overhead");
+    let mut group = c.benchmark_group(GROUP);
     config::apply(&mut group, knobs().profile.overhead());
     // Throughput sticks to a group once set, so the benches without one come first.
     start_stop(&mut group);
@@ -36,7 +39,7 @@ fn start_stop(group: &mut BenchmarkGroup<'_, WallTime>) {
     for point in sweep::scaling_points() {
         let fixture = LazyFixture::noop(point.workers, 0);
         let id = BenchmarkId::new(format!("start_stop/{}", point.name()), point.workers);
-        let what = format!("start_stop/{}/{}", point.name(), point.workers);
+        let what = format!("{GROUP}/start_stop/{}/{}", point.name(), point.workers);
         group.bench_with_input(id, &point, |b, point| {
             let fixture = fixture.get();
             b.iter_custom(|iters| {
@@ -62,8 +65,15 @@ fn dispatch(group: &mut BenchmarkGroup<'_, WallTime>) {
         group.throughput(Throughput::Elements(DISPATCH_TASKS as u64));
     }
     for point in sweep::points() {
-        let id = BenchmarkId::new(format!("dispatch/{}", point.name()), point.workers);
-        sweep::bench_warm(group, id, point, &fixture);
+        let function = format!("dispatch/{}", point.name());
+        sweep::bench_warm(
+            group,
+            GROUP,
+            function,
+            point.workers as u64,
+            point,
+            &fixture,
+        );
     }
 }
 
@@ -78,12 +88,8 @@ fn round_trip(group: &mut BenchmarkGroup<'_, WallTime>) {
     for &payload in ROUND_TRIP_PAYLOADS {
         let fixture = LazyFixture::noop(1, payload);
         group.throughput(Throughput::Bytes(payload));
-        sweep::bench_warm(
-            group,
-            BenchmarkId::new("roundtrip/process", payload),
-            point,
-            &fixture,
-        );
+        let function = format!("roundtrip/{}", point.name());
+        sweep::bench_warm(group, GROUP, function, payload, point, &fixture);
     }
 }
 

@@ -171,15 +171,18 @@ pub fn time_batches(
 }
 
 /// Benchmarks batches of `fixture` on a pool of `point`, started once before the first sample
-/// and stopped after the last one.
+/// and stopped after the last one. The id is `<group_name>/<function>/<parameter>`.
 pub fn bench_warm(
     group: &mut BenchmarkGroup<'_, WallTime>,
-    id: BenchmarkId,
+    group_name: &str,
+    function: String,
+    parameter: u64,
     point: Point,
     fixture: &LazyFixture,
 ) {
     let mut pool: Option<Box<dyn Executor>> = None;
-    let what = format!("{}/{}", point.name(), point.workers);
+    let what = format!("{group_name}/{function}/{parameter}");
+    let id = BenchmarkId::new(function, parameter);
     group.bench_with_input(id, &point, |b, point| {
         let fixture = fixture.get();
         let pool = pool.get_or_insert_with(|| point.start());
@@ -230,7 +233,9 @@ pub fn workload_group(c: &mut Criterion, name: &'static str, quick: fn(&mut Para
     for point in points() {
         bench_warm(
             &mut group,
-            BenchmarkId::new(point.name(), point.workers),
+            name,
+            point.name().to_string(),
+            point.workers as u64,
             point,
             &fixture,
         );
