@@ -1,0 +1,294 @@
+//! The api workload against real servers on 127.0.0.1: both servers, both clients, connection
+//! counts, injected faults, timeouts and a server that is gone. Latencies are a few
+//! milliseconds and batches are small; nothing here asserts a duration.
+
+use parbench::executor::{self, ExecOptions, Job};
+use parbench::measure::{checksum_bytes, Batch, TaskInput, TaskOutput};
+use parbench::workload::api::{body_of_size, FIXTURE_BODY};
+use parbench::workload::{self, Fault, Params, ServerKind, Workload};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+const SERVERS: [ServerKind; 2] = [ServerKind::Mockito, ServerKind::Keepalive];
+
+fn open(server: ServerKind, tweak: impl FnOnce(&mut Params)) -> Arc<dyn Workload> {
+    workload::open_with("api", |p| {
+        p.server = server;
+        p.tasks = 8;
+        p.latency_ms = 2;
+        tweak(p);
+    })
+    .expect("open the api workload")
+}
+
+fn run_on(executor: &str, workers: usize, workload: &Arc<dyn Workload>) -> Batch {
+    let mut exec = executor::start(executor, &ExecOptions::new(workers)).expect("start executor");
+    let job = Job::new(Arc::clone(workload)).expect("job");
+    exec.run(&job).expect("run batch")
+}
+
+/// Runs every task through `run_async` on a multi-thread runtime, at most `concurrency` in
+/// flight (one lane per permit, as the async executor bounds it), and returns the outcomes in
+/// task order.
+fn run_async(
+    workload: &Arc<dyn Workload>,
+    concurrency: usize,
+) -> Vec<Result<TaskOutput, parbench::error::TaskError>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let inputs: Arc<Vec<TaskInput>> = Arc::new(workload.inputs().expect("inputs"));
+    runtime.block_on(async {
+        let lanes: Vec<_> = (0..concurrency)
+            .map(|lane| {
+                let workload = Arc::clone(workload);
+                let inputs = Arc::clone(&inputs);
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for input in inputs.iter().skip(lane).step_by(concurrency) {
+                        out.push((input.index, workload.run_async(input, lane).await));
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for lane in lanes {
+            all.extend(lane.await.expect("lane"));
+        }
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    })
+}
+
+#[test]
+fn both_servers_bind_loopback_only() {
+    for server in SERVERS {
+        let w = open(server, |_| {});
+        let endpoint = w
+            .params()
+            .endpoint
+            .clone()
+            .expect("endpoint filled by open");
+        assert!(
+            endpoint.starts_with("http://127.0.0.1:"),
+            "{server:?} listens on {endpoint}"
+        );
+    }
+}
+
+#[test]
+fn every_task_reads_and_checksums_the_fixture_body() {
+    for server in SERVERS {
+        let w = open(server, |_| {});
+        assert_eq!(w.params().size, FIXTURE_BODY.len() as u64, "default size");
+        let want = checksum_bytes(FIXTURE_BODY);
+        for executor in ["serial", "pool", "threads"] {
+            let batch = run_on(executor, 3, &w);
+            batch.failures_as_error().expect("no failures");
+            for r in &batch.results {
+                let out = r.as_ref().unwrap();
+                assert_eq!(out.checksum, want, "{server:?} {executor}");
+                assert_eq!(out.units, FIXTURE_BODY.len() as u64);
+            }
+        }
+    }
+}
+
+#[test]
+fn size_sets_the_body_bytes_and_zero_latency_works() {
+    for server in SERVERS {
+        for size in [0u64, 100, 3000] {
+            let w = open(server, |p| {
+                p.size = size;
+                p.latency_ms = 0;
+                p.tasks = 3;
+            });
+            let batch = run_on("pool", 2, &w);
+            batch.failures_as_error().expect("no failures");
+            let want = checksum_bytes(&body_of_size(size));
+            for r in &batch.results {
+                let out = r.as_ref().unwrap();
+                assert_eq!((out.units, out.checksum), (size, want), "{server:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn async_client_gives_the_blocking_clients_outputs() {
+    for server in SERVERS {
+        let w = open(server, |_| {});
+        let blocking = run_on("serial", 1, &w);
+        let asynced = run_async(&w, 4);
+        assert_eq!(asynced.len(), blocking.results.len());
+        for (a, b) in asynced.iter().zip(&blocking.results) {
+            assert_eq!(a.as_ref().unwrap(), b.as_ref().unwrap(), "{server:?}");
+        }
+    }
+}
+
+#[test]
+fn keepalive_pooled_clients_open_at_most_one_connection_per_worker() {
+    for workers in [1, 2, 4] {
+        let w = open(ServerKind::Keepalive, |p| p.tasks = 12);
+        let mut before = w.connections().expect("keep-alive counts connections");
+        for executor in ["pool", "threads", "pool"] {
+            let batch = run_on(executor, workers, &w);
+            batch.failures_as_error().expect("no failures");
+            let after = w.connections().unwrap();
+            assert!(after >= before, "monotonic");
+            assert!(
+                after - before <= workers as u64,
+                "{executor} x {workers}: {} connections for one batch",
+                after - before
+            );
+            before = after;
+        }
+        let asynced = run_async(&w, workers);
+        assert!(asynced.iter().all(|r| r.is_ok()));
+        let after = w.connections().unwrap();
+        assert!(
+            after - before <= workers as u64,
+            "async x {workers}: {} connections for one batch",
+            after - before
+        );
+    }
+}
+
+#[test]
+fn only_the_owner_of_a_keepalive_server_reports_connections() {
+    let mockito = open(ServerKind::Mockito, |_| {});
+    assert_eq!(mockito.connections(), None, "mockito exposes no count");
+    let owner = open(ServerKind::Keepalive, |_| {});
+    // A worker process attaches through the endpoint and must not report the parent's count.
+    let attached = workload::open("api", owner.params().clone()).expect("attach");
+    assert_eq!(attached.connections(), None);
+    let batch = run_on("pool", 2, &attached);
+    batch
+        .failures_as_error()
+        .expect("attached workload reaches the server");
+    assert!(owner.connections().unwrap() >= 1);
+}
+
+fn faulty(server: ServerKind) -> Arc<dyn Workload> {
+    open(server, |p| {
+        p.tasks = 6;
+        p.faults = vec![(1, Fault::Status500), (4, Fault::CloseMidBody)];
+    })
+}
+
+fn assert_faults_reported(label: &str, results: &[Result<TaskOutput, parbench::error::TaskError>]) {
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            1 => {
+                let e = r.as_ref().expect_err("task 1 answers 500");
+                assert!(e.message.contains("status 500"), "{label}: {e}");
+            }
+            4 => {
+                let e = r.as_ref().expect_err("task 4 is cut mid-body");
+                assert!(e.message.contains("reading body"), "{label}: {e}");
+            }
+            _ => assert!(r.is_ok(), "{label}: task {i}: {r:?}"),
+        }
+    }
+}
+
+#[test]
+fn injected_500_and_mid_body_close_fail_only_their_tasks() {
+    for server in SERVERS {
+        let w = faulty(server);
+        for executor in ["serial", "threads", "pool", "rayon"] {
+            let batch = run_on(executor, 2, &w);
+            assert_faults_reported(&format!("{server:?} {executor}"), &batch.results);
+            let failed: Vec<usize> = batch.failures().iter().map(|f| f.task).collect();
+            assert_eq!(failed, [1, 4]);
+            let err = batch
+                .checksum()
+                .expect_err("a batch with failures has no checksum");
+            assert!(err.to_string().contains("2 of 6 tasks failed"), "{err}");
+        }
+        assert_faults_reported(&format!("{server:?} async"), &run_async(&w, 2));
+    }
+}
+
+#[test]
+fn a_keepalive_server_survives_cut_connections() {
+    let w = faulty(ServerKind::Keepalive);
+    let first = w.connections().unwrap();
+    for _ in 0..2 {
+        assert_faults_reported("keepalive pool", &run_on("pool", 2, &w).results);
+    }
+    // The cut connection is gone, so its client had to reconnect: the count says so.
+    assert!(w.connections().unwrap() > first);
+}
+
+#[test]
+fn a_slow_server_times_out_instead_of_hanging() {
+    for server in SERVERS {
+        let w = open(server, |p| {
+            p.tasks = 2;
+            p.latency_ms = 1_000;
+            p.timeout_ms = 50;
+        });
+        let batch = run_on("pool", 2, &w);
+        let asynced = run_async(&w, 2);
+        for r in batch.results.iter().chain(&asynced) {
+            let e = r.as_ref().expect_err("every request times out");
+            let m = e.message.to_lowercase();
+            assert!(
+                m.contains("timeout") || m.contains("timed out"),
+                "{server:?}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_server_that_is_gone_gives_a_connection_error_per_task() {
+    // A port that was just ours and is now closed.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let w = open(ServerKind::Mockito, |p| {
+        p.tasks = 3;
+        p.endpoint = Some(format!("http://127.0.0.1:{port}"));
+    });
+    let batch = run_on("pool", 2, &w);
+    let asynced = run_async(&w, 2);
+    for r in batch.results.iter().chain(&asynced) {
+        let e = r.as_ref().expect_err("nothing listens");
+        assert!(
+            e.message.to_lowercase().contains("refused"),
+            "connection error expected: {e}"
+        );
+    }
+}
+
+#[test]
+fn dropping_a_keepalive_workload_closes_its_port() {
+    let w = open(ServerKind::Keepalive, |_| {});
+    run_on("pool", 2, &w).failures_as_error().unwrap();
+    let endpoint = w.params().endpoint.clone().unwrap();
+    drop(w);
+    let addr = endpoint.trim_start_matches("http://");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "{addr} still accepts connections"
+    );
+}
+
+#[test]
+fn bad_parameters_are_refused_at_open() {
+    for tweak in [
+        (|p: &mut Params| p.size = u64::MAX) as fn(&mut Params),
+        |p| p.timeout_ms = 0,
+        |p| p.latency_ms = u64::MAX,
+        |p| p.endpoint = Some("not a url".into()),
+    ] {
+        assert!(workload::open_with("api", tweak).is_err());
+    }
+}
