@@ -28,7 +28,7 @@ pub const SLOWDOWN_ENV: &str = "PARBENCH_SLOWDOWN";
 fn defaults() -> Params {
     Params {
         tasks: 8,
-        size: 30_000_000,
+        size: 60_000_000,
         ..Params::default()
     }
 }

@@ -83,7 +83,7 @@ pub fn lowercase_text(seed: u64, stream: u64, len: usize) -> Vec<u8> {
                 break;
             }
             // 8 bits -> 0..26 by multiply-shift: no division in the hot loop.
-            out.push(b'a' + (((r >> (k * 8)) & 0xff) * 26 >> 8) as u8);
+            out.push(b'a' + ((((r >> (k * 8)) & 0xff) * 26) >> 8) as u8);
         }
     }
     out
