@@ -292,3 +292,71 @@ fn bad_parameters_are_refused_at_open() {
         assert!(workload::open_with("api", tweak).is_err());
     }
 }
+
+/// Indicative timings, printed, never asserted (the machine is shared and noisy). Run in
+/// release: `cargo test --release --test api -- --ignored --nocapture`.
+/// 1. 64 requests x 20 ms on pool and threads at W in {1,2,4,8}, both servers, against the
+///    ideal ceil(64/W) x 20 ms.
+/// 2. 256 requests x 20 ms at 64 in flight (pool of 64 threads, and the async client), both
+///    servers.
+#[test]
+#[ignore = "prints indicative timings; run in release"]
+fn indicative_wall_over_ideal() {
+    fn best_of(runs: usize, mut f: impl FnMut() -> f64) -> f64 {
+        (0..runs).map(|_| f()).fold(f64::INFINITY, f64::min)
+    }
+    for server in SERVERS {
+        let w = open(server, |p| {
+            p.tasks = 64;
+            p.latency_ms = 20;
+        });
+        for executor in ["pool", "threads"] {
+            for workers in [1usize, 2, 4, 8] {
+                let mut exec = executor::start(executor, &ExecOptions::new(workers)).unwrap();
+                let job = Job::new(Arc::clone(&w)).unwrap();
+                exec.run(&job).unwrap().failures_as_error().unwrap();
+                let wall = best_of(3, || {
+                    let batch = exec.run(&job).unwrap();
+                    batch.failures_as_error().unwrap();
+                    batch.wall_s
+                });
+                let ideal = 64usize.div_ceil(workers) as f64 * 0.020;
+                println!(
+                    "{server:?} {executor} x {workers}: 64 x 20 ms in {wall:.4} s, wall/ideal {:.3}",
+                    wall / ideal
+                );
+            }
+        }
+        let w = open(server, |p| {
+            p.tasks = 256;
+            p.latency_ms = 20;
+        });
+        let ideal = 256usize.div_ceil(64) as f64 * 0.020;
+        let mut exec = executor::start("pool", &ExecOptions::new(64)).unwrap();
+        let job = Job::new(Arc::clone(&w)).unwrap();
+        exec.run(&job).unwrap().failures_as_error().unwrap();
+        let wall = best_of(3, || {
+            let before = w.connections();
+            let batch = exec.run(&job).unwrap();
+            batch.failures_as_error().unwrap();
+            if let (Some(a), Some(b)) = (before, w.connections()) {
+                println!("{server:?} pool x 64: {} connections accepted", b - a);
+            }
+            batch.wall_s
+        });
+        println!(
+            "{server:?} pool x 64: 256 x 20 ms in {wall:.4} s, wall/ideal {:.3}",
+            wall / ideal
+        );
+        run_async(&w, 64);
+        let wall = best_of(3, || {
+            let t = std::time::Instant::now();
+            assert!(run_async(&w, 64).iter().all(|r| r.is_ok()));
+            t.elapsed().as_secs_f64()
+        });
+        println!(
+            "{server:?} async client x 64 (incl. runtime start): 256 x 20 ms in {wall:.4} s, wall/ideal {:.3}",
+            wall / ideal
+        );
+    }
+}
