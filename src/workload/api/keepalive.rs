@@ -7,13 +7,12 @@
 //! that a pooled client opened at most one connection per worker.
 //!
 //! Same replies as the mockito server: `GET /item/{index}` answers after the latency with the
-//! body, or with an injected fault. The latency is a blocking `thread::sleep` on tokio's
-//! blocking pool, as mockito sleeps on a thread per response: tokio's timer would round every
-//! sleep up to the next millisecond.
+//! body, or with an injected fault. The latency is kept by one alarm thread ([`super::alarm`]),
+//! precise to the futex, instead of tokio's millisecond timer or a sleeping thread per reply.
 
+use super::alarm::{Alarm, Sleeper};
 use super::{parse_task_path, Reply, INFO, STATUS_500_BODY};
 use crate::error::{Error, Result};
-use crate::executor::MAX_WORKERS;
 use crate::workload::Params;
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
@@ -29,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// How long stopping the server waits for replies still sleeping their latency.
+/// How long stopping the server waits for its runtime's threads.
 const STOP_GRACE: Duration = Duration::from_millis(200);
 
 /// A running keep-alive server. Dropping it stops it: the listener and every connection are
@@ -39,6 +38,8 @@ pub struct KeepaliveServer {
     accepted: Arc<AtomicU64>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    // Stopped after the server (fields drop after `Drop::drop`).
+    _alarm: Alarm,
 }
 
 /// What every connection needs to answer.
@@ -46,6 +47,7 @@ struct Routes {
     params: Params,
     body: Bytes,
     latency: Duration,
+    sleeper: Sleeper,
 }
 
 impl KeepaliveServer {
@@ -68,8 +70,6 @@ impl KeepaliveServer {
                     .map(|n| n.get())
                     .unwrap_or(1),
             )
-            // One sleeping reply per in-flight request, at up to MAX_WORKERS requests.
-            .max_blocking_threads(MAX_WORKERS + 16)
             .thread_name("parbench-keepalive")
             .enable_all()
             .build()
@@ -78,10 +78,12 @@ impl KeepaliveServer {
             let _context = runtime.enter();
             tokio::net::TcpListener::from_std(listener).map_err(|e| fail("listener", e))?
         };
+        let alarm = Alarm::start().map_err(|e| fail("cannot spawn its alarm thread", e))?;
         let routes = Arc::new(Routes {
             params: params.clone(),
             body: Bytes::from(body.to_vec()),
             latency: Duration::from_millis(params.latency_ms),
+            sleeper: alarm.sleeper(),
         });
         let accepted = Arc::new(AtomicU64::new(0));
         let (stop, stopped) = oneshot::channel();
@@ -90,8 +92,7 @@ impl KeepaliveServer {
             .name("parbench-keepalive-accept".into())
             .spawn(move || {
                 runtime.block_on(serve(listener, routes, counter, stopped));
-                // Drops every connection task (closing its socket); waits a little for
-                // replies still asleep on the blocking pool, which end by themselves.
+                // Drops every connection task, closing its socket.
                 runtime.shutdown_timeout(STOP_GRACE);
             })
             .map_err(|e| fail("cannot spawn its thread", e))?;
@@ -100,6 +101,7 @@ impl KeepaliveServer {
             accepted,
             stop: Some(stop),
             thread: Some(thread),
+            _alarm: alarm,
         })
     }
 
@@ -172,10 +174,8 @@ async fn respond(
         Some(_) => return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, b"GET only")),
         None => return Ok(plain(StatusCode::NOT_FOUND, b"no such path")),
     };
-    let latency = routes.latency;
-    if !latency.is_zero() {
-        // A panic cannot happen in a sleep; a cancelled wait means the runtime is stopping.
-        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(latency)).await;
+    if !routes.latency.is_zero() {
+        routes.sleeper.sleep(routes.latency).await;
     }
     Ok(match Reply::for_task(&routes.params, index) {
         Reply::Body => json(ReplyBody::whole(routes.body.clone())),

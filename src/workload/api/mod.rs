@@ -18,6 +18,7 @@ use crate::workload::BoxFuture;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+mod alarm;
 pub mod client;
 pub mod keepalive;
 pub mod mock;
