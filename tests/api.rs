@@ -238,12 +238,53 @@ fn injected_500_and_mid_body_close_fail_only_their_tasks() {
 #[test]
 fn a_keepalive_server_survives_cut_connections() {
     let w = faulty(ServerKind::Keepalive);
-    let first = w.connections().unwrap();
-    for _ in 0..2 {
-        assert_faults_reported("keepalive pool", &run_on("pool", 2, &w).results);
+    let mut exec = executor::start("serial", &ExecOptions::new(1)).unwrap();
+    let job = Job::new(Arc::clone(&w)).unwrap();
+    for batch in 0..3 {
+        let before = w.connections().unwrap();
+        assert_faults_reported("keepalive serial", &exec.run(&job).unwrap().results);
+        // One lane: the pooled connection (a new one in the first batch) carries tasks 0-4
+        // (the 500 included), the cut at task 4 destroys it, and task 5 needs a new one.
+        let want = if batch == 0 { 2 } else { 1 };
+        assert_eq!(w.connections().unwrap() - before, want, "batch {batch}");
     }
-    // The cut connection is gone, so its client had to reconnect: the count says so.
-    assert!(w.connections().unwrap() > first);
+}
+
+#[test]
+fn a_500_does_not_cost_a_connection() {
+    let w = open(ServerKind::Keepalive, |p| {
+        p.tasks = 6;
+        p.faults = vec![(1, Fault::Status500), (4, Fault::Status500)];
+    });
+    for executor in ["serial", "pool"] {
+        let mut exec = executor::start(executor, &ExecOptions::new(1)).unwrap();
+        let job = Job::new(Arc::clone(&w)).unwrap();
+        let before = w.connections().unwrap();
+        for _ in 0..2 {
+            let failed: Vec<usize> = exec
+                .run(&job)
+                .unwrap()
+                .failures()
+                .iter()
+                .map(|f| f.task)
+                .collect();
+            assert_eq!(failed, [1, 4]);
+        }
+        // One worker, one pooled connection, kept across both error replies and batches.
+        assert!(w.connections().unwrap() - before <= 1, "{executor}");
+    }
+    let rt = runtime();
+    let before = w.connections().unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            run_async_on(&rt, &w, 1)
+                .iter()
+                .filter(|r| r.is_err())
+                .count(),
+            2
+        );
+    }
+    assert!(w.connections().unwrap() - before <= 1, "async");
 }
 
 #[test]

@@ -12,6 +12,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
+/// Largest error body read (and dropped) to keep a connection reusable after a bad status.
+const ERROR_BODY_LIMIT: u64 = 64 << 10;
+
 /// An error and its causes on one line: the top-level errors of both clients are terse
 /// ("client error (Connect)"); the cause ("Connection refused") is what a user needs.
 fn chain(err: &dyn std::error::Error) -> String {
@@ -57,6 +60,13 @@ impl Blocking {
             .call()
             .map_err(|e| TaskError::new(format!("GET {url}: {}", chain(&e))))?;
         if resp.status() != 200 {
+            // Read the (short) error body so the connection goes back to the pool: a failed
+            // request must not also cost a reconnect.
+            let _ = resp
+                .body_mut()
+                .with_config()
+                .limit(ERROR_BODY_LIMIT)
+                .read_to_vec();
             return Err(TaskError::new(format!(
                 "GET {url}: status {}",
                 resp.status()
@@ -102,10 +112,12 @@ impl Async {
                 .await
                 .map_err(|e| TaskError::new(format!("GET {url}: {}", chain(&e))))?;
             if resp.status() != hyper::StatusCode::OK {
-                return Err(TaskError::new(format!(
-                    "GET {url}: status {}",
-                    resp.status().as_u16()
-                )));
+                let status = resp.status();
+                // As for the blocking client: drain it so the connection can be reused.
+                let _ = http_body_util::Limited::new(resp.into_body(), ERROR_BODY_LIMIT as usize)
+                    .collect()
+                    .await;
+                return Err(TaskError::new(format!("GET {url}: status {status}")));
             }
             let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY_BYTES as usize);
             body.collect()
