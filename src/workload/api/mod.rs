@@ -190,11 +190,6 @@ pub struct Api {
 }
 
 impl Api {
-    /// The server's base URL, `http://127.0.0.1:port`.
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-
     fn url(&self, input: &TaskInput) -> Result<String, TaskError> {
         let path = std::str::from_utf8(&input.data)
             .map_err(|e| TaskError::new(format!("task {}: bad request path: {e}", input.index)))?;
@@ -257,10 +252,6 @@ impl Workload for Api {
             Some(Server::Keepalive(s)) => Some(s.accepted()),
             Some(Server::Mockito(_)) | None => None,
         }
-    }
-
-    fn bytes_per_task(&self) -> Option<u64> {
-        Some(self.params.size)
     }
 }
 
