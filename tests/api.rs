@@ -236,6 +236,23 @@ fn injected_500_and_mid_body_close_fail_only_their_tasks() {
 }
 
 #[test]
+fn a_cut_body_fails_even_when_the_body_is_tiny() {
+    for server in SERVERS {
+        for size in [0, 1] {
+            let w = open(server, |p| {
+                p.tasks = 2;
+                p.size = size;
+                p.faults = vec![(1, Fault::CloseMidBody)];
+            });
+            let batch = run_on("serial", 1, &w);
+            assert!(batch.results[0].is_ok());
+            let e = batch.results[1].as_ref().expect_err("cut");
+            assert!(e.message.contains("reading body"), "{server:?} {size}: {e}");
+        }
+    }
+}
+
+#[test]
 fn a_keepalive_server_survives_cut_connections() {
     let w = faulty(ServerKind::Keepalive);
     let mut exec = executor::start("serial", &ExecOptions::new(1)).unwrap();

@@ -8,7 +8,7 @@
 use super::{task_path, Reply, INFO, STATUS_500_BODY};
 use crate::error::{Error, Result, TaskError};
 use crate::workload::Params;
-use mockito::{Matcher, Mock, ServerGuard};
+use mockito::{Matcher, ServerGuard};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,12 +18,10 @@ use std::time::Duration;
 const MID_BODY_PAUSE: Duration = Duration::from_millis(5);
 
 /// A mockito server from mockito's pool, bound to 127.0.0.1 on a free port, with one mock for
-/// every task path and one per faulty path. Dropping it removes the mocks and returns the
-/// server to mockito's pool: mockito cannot stop a server, so a pooled one is reused by the
+/// every task path and one per faulty path. Dropping it returns the server to mockito's pool,
+/// which removes the mocks: mockito cannot stop a server, so a pooled one is reused by the
 /// next workload instead of a new thread and socket leaking per workload.
 pub struct MockServer {
-    // Mocks first: they are removed before the server goes back to the pool.
-    _mocks: Vec<Mock>,
     server: ServerGuard,
 }
 
@@ -43,31 +41,29 @@ impl MockServer {
                 )
             })?;
         let latency = Duration::from_millis(params.latency_ms);
-        let mut mocks = Vec::new();
         // mockito answers with the first matching mock still short of its expected hits, else
         // the last one created. `expect_at_least(0)` means the catch-all is never "short", so
         // the per-path fault mocks created after it always win for their paths.
         let all = Arc::clone(&body);
-        mocks.push(
-            server
-                .mock("GET", Matcher::Regex(r"^/item/\d+$".into()))
-                .expect_at_least(0)
-                .with_status(200)
-                .with_header("content-type", "application/json")
-                .with_chunked_body(move |w| {
-                    pause(latency);
-                    w.write_all(&all)
-                })
-                .create(),
-        );
+        server
+            .mock("GET", Matcher::Regex(r"^/item/\d+$".into()))
+            .expect_at_least(0)
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_chunked_body(move |w| {
+                pause(latency);
+                w.write_all(&all)
+            })
+            .create();
         let mut faulty: Vec<usize> = params.faults.iter().map(|(i, _)| *i).collect();
         faulty.sort_unstable();
         faulty.dedup();
         for index in faulty {
-            let mock = server.mock("GET", task_path(index).as_str());
+            let path = task_path(index);
             let mock = match Reply::for_task(params, index) {
                 Reply::Body => continue,
-                Reply::Status500 => mock
+                Reply::Status500 => server
+                    .mock("GET", path.as_str())
                     .with_status(500)
                     .with_header("content-type", "text/plain")
                     .with_chunked_body(move |w| {
@@ -76,7 +72,9 @@ impl MockServer {
                     }),
                 Reply::CloseMidBody => {
                     let body = Arc::clone(&body);
-                    mock.with_status(200)
+                    server
+                        .mock("GET", path.as_str())
+                        .with_status(200)
                         .with_header("content-type", "application/json")
                         .with_chunked_body(move |w| {
                             pause(latency);
@@ -86,12 +84,9 @@ impl MockServer {
                         })
                 }
             };
-            mocks.push(mock.create());
+            mock.create();
         }
-        Ok(MockServer {
-            _mocks: mocks,
-            server,
-        })
+        Ok(MockServer { server })
     }
 
     /// Base URL, `http://127.0.0.1:port`.
