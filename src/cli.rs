@@ -28,6 +28,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List the registered workloads and executors with their defaults.
     List,
+    /// Internal: a process-pool worker serving tasks over its stdin and stdout.
+    #[command(hide = true)]
+    Worker,
 }
 
 /// Server choice on the command line.
@@ -188,6 +191,14 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
                 eprintln!("[{}/{n}] {label}", i + 1);
             }
         }
+    })
+    // A Ctrl-C that reached the workers too shows up first as failed tasks: it is still Ctrl-C.
+    .map_err(|e| {
+        if interrupt::requested() {
+            Error::Interrupted
+        } else {
+            e
+        }
     })?;
     let text = exporter.render(&report);
     match &args.output {
@@ -248,6 +259,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run_command(*args),
         Command::List => list_command(),
+        Command::Worker => Ok(executor::process::worker_main()),
     }
 }
 
@@ -257,6 +269,10 @@ pub fn main() -> i32 {
     // second, multi-line report for each, so it is silenced. A bug outside tasks still ends
     // as one line through catch_unwind below.
     std::panic::set_hook(Box::new(|_| {}));
+    // With a file-size limit (a full quota), the kernel would kill us with SIGXFSZ before the
+    // write could fail with EFBIG and name its file; ignore it so the error is reported.
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let outcome = std::panic::catch_unwind(|| {
         let cli = match Cli::try_parse() {
             Ok(cli) => cli,

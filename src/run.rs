@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Most tasks a batch may have.
+pub const MAX_TASKS: usize = 100_000;
+
 /// Parameters the user overrides; unset ones keep each workload's defaults.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -37,6 +40,12 @@ impl Overrides {
     pub fn params_for(&self, workload: &str) -> Result<Params> {
         let mut p = workload::defaults(workload)?;
         if let Some(t) = self.tasks {
+            if !(1..=MAX_TASKS).contains(&t) {
+                return Err(crate::error::UsageError::new(format!(
+                    "tasks {t} must be 1..={MAX_TASKS}"
+                ))
+                .into());
+            }
             p.tasks = t;
         }
         if let Some(s) = self.size {
