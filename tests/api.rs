@@ -21,8 +21,15 @@ fn open(server: ServerKind, tweak: impl FnOnce(&mut Params)) -> Arc<dyn Workload
     .expect("open the api workload")
 }
 
+fn options(workers: usize) -> ExecOptions {
+    ExecOptions {
+        worker_exe: Some(env!("CARGO_BIN_EXE_parbench").into()),
+        ..ExecOptions::new(workers)
+    }
+}
+
 fn run_on(executor: &str, workers: usize, workload: &Arc<dyn Workload>) -> Batch {
-    let mut exec = executor::start(executor, &ExecOptions::new(workers)).expect("start executor");
+    let mut exec = executor::start(executor, &options(workers)).expect("start executor");
     let job = Job::new(Arc::clone(workload)).expect("job");
     exec.run(&job).expect("run batch")
 }
@@ -96,7 +103,7 @@ fn every_task_reads_and_checksums_the_fixture_body() {
         let w = open(server, |_| {});
         assert_eq!(w.params().size, FIXTURE_BODY.len() as u64, "default size");
         let want = checksum_bytes(FIXTURE_BODY);
-        for executor in ["serial", "pool", "threads"] {
+        for executor in ["serial", "pool", "threads", "process"] {
             let batch = run_on(executor, 3, &w);
             batch.failures_as_error().expect("no failures");
             for r in &batch.results {
@@ -156,7 +163,7 @@ fn keepalive_pooled_clients_open_at_most_one_connection_per_worker() {
     for workers in [1, 2, 4] {
         let w = open(ServerKind::Keepalive, |p| p.tasks = 12);
         let mut before = w.connections().expect("keep-alive counts connections");
-        for executor in ["pool", "threads", "pool"] {
+        for executor in ["pool", "threads", "pool", "process"] {
             let batch = run_on(executor, workers, &w);
             batch.failures_as_error().expect("no failures");
             let after = w.connections().unwrap();
@@ -221,7 +228,7 @@ fn assert_faults_reported(label: &str, results: &[Result<TaskOutput, parbench::e
 fn injected_500_and_mid_body_close_fail_only_their_tasks() {
     for server in SERVERS {
         let w = faulty(server);
-        for executor in ["serial", "threads", "pool", "rayon"] {
+        for executor in ["serial", "threads", "pool", "rayon", "process"] {
             let batch = run_on(executor, 2, &w);
             assert_faults_reported(&format!("{server:?} {executor}"), &batch.results);
             let failed: Vec<usize> = batch.failures().iter().map(|f| f.task).collect();
@@ -312,9 +319,11 @@ fn a_slow_server_times_out_instead_of_hanging() {
             p.latency_ms = 1_000;
             p.timeout_ms = 50;
         });
-        let batch = run_on("pool", 2, &w);
-        let asynced = run_async(&w, 2);
-        for r in batch.results.iter().chain(&asynced) {
+        let mut results = run_async(&w, 2);
+        for executor in ["pool", "process"] {
+            results.extend(run_on(executor, 2, &w).results);
+        }
+        for r in &results {
             let e = r.as_ref().expect_err("every request times out");
             let m = e.message.to_lowercase();
             assert!(
