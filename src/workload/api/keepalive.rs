@@ -7,7 +7,7 @@
 //! that a pooled client opened at most one connection per worker.
 //!
 //! Same replies as the mockito server: `GET /item/{index}` answers after the latency with the
-//! body, or with an injected fault. The latency is kept by one alarm thread ([`super::alarm`]),
+//! body, or with an injected fault. The latency is kept by one alarm thread (`alarm.rs`),
 //! precise to the futex, instead of tokio's millisecond timer or a sleeping thread per reply.
 
 use super::alarm::{Alarm, Sleeper};
