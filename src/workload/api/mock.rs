@@ -43,10 +43,12 @@ impl MockServer {
         let latency = Duration::from_millis(params.latency_ms);
         // mockito answers with the first matching mock still short of its expected hits, else
         // the last one created. `expect_at_least(0)` means the catch-all is never "short", so
-        // the per-path fault mocks created after it always win for their paths.
+        // the per-path fault mocks created after it always win for their paths. The catch-all
+        // matches any path: mockito compiles a `Matcher::Regex` on every request, under its
+        // state lock, which would put a regex compilation into every measured request.
         let all = Arc::clone(&body);
         server
-            .mock("GET", Matcher::Regex(r"^/item/\d+$".into()))
+            .mock("GET", Matcher::Any)
             .expect_at_least(0)
             .with_status(200)
             .with_header("content-type", "application/json")
