@@ -8,6 +8,7 @@
 //! Every batch produces one [`measure::Batch`] record (outputs, per-task start/stop, counters),
 //! and that record feeds the table, the exports, the pictures and the Criterion benches.
 
+pub mod compare;
 pub mod error;
 pub mod executor;
 pub mod measure;
