@@ -160,7 +160,12 @@ fn read_benchmark(
 }
 
 /// The id from the first `benchmark.json` found in the named baselines or `new`, else the path.
-fn read_id(root: &Path, dir: &Path, base: &[String], head: &[String]) -> Result<String, UsageError> {
+fn read_id(
+    root: &Path,
+    dir: &Path,
+    base: &[String],
+    head: &[String],
+) -> Result<String, UsageError> {
     let candidates = base
         .iter()
         .chain(head)
@@ -191,9 +196,14 @@ fn read_change(dir: &Path) -> Result<Option<ChangeInterval>, UsageError> {
     let est: Estimates = parse(&file)?;
     let m = est.median;
     let ci = m.confidence_interval;
-    let all_finite = [m.point_estimate, ci.lower_bound, ci.upper_bound, ci.confidence_level]
-        .iter()
-        .all(|x| x.is_finite());
+    let all_finite = [
+        m.point_estimate,
+        ci.lower_bound,
+        ci.upper_bound,
+        ci.confidence_level,
+    ]
+    .iter()
+    .all(|x| x.is_finite());
     if !all_finite || ci.lower_bound > ci.upper_bound {
         return Err(UsageError::new(format!(
             "{}: median change interval is not a finite [lower, upper]",

@@ -49,10 +49,20 @@ pub struct CompareArgs {
     #[arg(long, value_name = "DIR")]
     pub criterion_dir: Option<PathBuf>,
     /// Base baseline names (saved with --save-baseline), comma-separated, in run order.
-    #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',', required = true)]
+    #[arg(
+        long,
+        value_name = "NAME[,NAME...]",
+        value_delimiter = ',',
+        required = true
+    )]
     pub base: Vec<String>,
     /// Head baseline names, as many as --base; head_i is paired with base_i.
-    #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',', required = true)]
+    #[arg(
+        long,
+        value_name = "NAME[,NAME...]",
+        value_delimiter = ',',
+        required = true
+    )]
     pub head: Vec<String>,
     /// Smallest median slowdown, in percent, that counts as a regression (e.g. 5 or 5%).
     #[arg(long, value_name = "PCT", default_value = "5")]
@@ -239,6 +249,19 @@ pub fn compare(
         .transpose()
         .map_err(|e| UsageError::new(format!("--filter: {e}")))?;
     let mut found = load(dir, base, head)?;
+    // A baseline that no benchmark has is a typo or a pass that never ran: refuse to guess.
+    // Checked before filtering, so that a filter selecting only added benchmarks stays legal.
+    for (side, names) in [(Side::Base, base), (Side::Head, head)] {
+        for (i, name) in names.iter().enumerate() {
+            if !found.iter().any(|f| side.of(f)[i].is_some()) {
+                return Err(UsageError::new(format!(
+                    "baseline {name} is missing for every benchmark under {} \
+                     (expected <bench>/{name}/estimates.json)",
+                    dir.display()
+                )));
+            }
+        }
+    }
     if let Some(re) = &filter {
         found.retain(|f| re.is_match(&f.id));
         if found.is_empty() {
@@ -249,23 +272,6 @@ pub fn compare(
             )));
         }
     }
-    // A baseline that no benchmark has is a typo or a pass that never ran: refuse to guess.
-    let sides = [(base, 0usize), (head, 1usize)];
-    for (names, side) in sides {
-        for (i, name) in names.iter().enumerate() {
-            let present = found.iter().any(|f| {
-                let v = if side == 0 { &f.base } else { &f.head };
-                v[i].is_some()
-            });
-            if !present {
-                return Err(UsageError::new(format!(
-                    "baseline {name} is missing for every benchmark under {} \
-                     (expected <bench>/{name}/estimates.json)",
-                    dir.display()
-                )));
-            }
-        }
-    }
     let mut rows: Vec<Row> = found.iter().map(|f| judge(f, threshold)).collect();
     rows.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Comparison {
@@ -274,6 +280,22 @@ pub fn compare(
         threshold,
         rows,
     })
+}
+
+/// One side of the comparison.
+#[derive(Clone, Copy)]
+enum Side {
+    Base,
+    Head,
+}
+
+impl Side {
+    fn of(self, f: &Found) -> &[Option<f64>] {
+        match self {
+            Side::Base => &f.base,
+            Side::Head => &f.head,
+        }
+    }
 }
 
 /// Median of a non-empty slice (mean of the two middle values for an even count).
@@ -420,23 +442,29 @@ mod tests {
         );
         let row = judge(&f, 0.05);
         assert_eq!(row.verdict, Verdict::Regressed);
-        assert_eq!(row.evidence, Evidence::Pairs { pairs: 5, needed: 4 });
+        assert_eq!(
+            row.evidence,
+            Evidence::Pairs {
+                pairs: 5,
+                needed: 4
+            }
+        );
         assert!((row.median_ratio.unwrap() - 1.08).abs() < 1e-12);
     }
 
     #[test]
     fn large_median_without_agreement_is_unchanged() {
         // Median ratio 1.08 but only 3 of 5 pairs slower: one noisy side, not a regression.
-        let f = found(
-            &all(&[100.0; 5]),
-            &all(&[110.0, 108.0, 90.0, 95.0, 112.0]),
-        );
+        let f = found(&all(&[100.0; 5]), &all(&[110.0, 108.0, 90.0, 95.0, 112.0]));
         assert_eq!(judge(&f, 0.05).verdict, Verdict::Unchanged);
     }
 
     #[test]
     fn consistent_small_slowdown_is_unchanged() {
-        let f = found(&all(&[100.0; 5]), &all(&[102.0, 103.0, 101.0, 104.0, 102.0]));
+        let f = found(
+            &all(&[100.0; 5]),
+            &all(&[102.0, 103.0, 101.0, 104.0, 102.0]),
+        );
         assert_eq!(judge(&f, 0.05).verdict, Verdict::Unchanged);
     }
 

@@ -29,8 +29,10 @@ fn ratios(row: &Row, sep: &str) -> String {
 }
 
 fn change(row: &Row) -> String {
-    row.median_ratio
-        .map_or_else(|| "-".to_string(), |m| format!("{:+.1}%", (m - 1.0) * 100.0))
+    row.median_ratio.map_or_else(
+        || "-".to_string(),
+        |m| format!("{:+.1}%", (m - 1.0) * 100.0),
+    )
 }
 
 fn summary(cmp: &Comparison) -> String {
