@@ -265,8 +265,15 @@ if [[ "$MODE" == gate ]]; then
     else
         HEAD_SRC="$REPO"
     fi
-    BASE_EXE="$(build_bench "$BASE_SRC" "$WORK/base-target")"
     HEAD_EXE="$(build_bench "$HEAD_SRC" "$HEAD_TARGET")"
+    # A first base build reuses head's compiled dependencies: they do not depend on the
+    # revision or the target directory, and copying them saves a full release build.
+    if [[ ! -d "$WORK/base-target/release" && -d "$HEAD_TARGET/release" ]]; then
+        echo "bench-gate: seeding $WORK/base-target from $HEAD_TARGET/release" >&2
+        mkdir -p "$WORK/base-target"
+        cp -a "$HEAD_TARGET/release" "$WORK/base-target/"
+    fi
+    BASE_EXE="$(build_bench "$BASE_SRC" "$WORK/base-target")"
     PARBENCH="$(build_parbench "$REPO" "$HEAD_TARGET")"
     BUILT=$SECONDS
     GATE_RC=0
