@@ -3,7 +3,7 @@
 //! BLAS does, so the seed's "numpy gains nothing from threads" can be reproduced.
 
 use super::{Params, Rng, Workload, WorkloadInfo};
-use crate::error::{Error, Result, TaskError};
+use crate::error::{Error, Result, TaskError, UsageError};
 use crate::executor::Ctx;
 use crate::measure::{checksum_bytes, TaskInput, TaskOutput};
 use ndarray::linalg::general_mat_mul;
@@ -30,11 +30,16 @@ fn defaults() -> Params {
 
 fn open(params: Params) -> Result<Arc<dyn Workload>> {
     let n = params.size as usize;
-    if n == 0 || n > 20_000 {
-        return Err(Error::workload(
-            INFO.name,
-            format!("matrix dimension {n} must be 1..=20000"),
-        ));
+    if n == 0 || n > 8_000 {
+        return Err(UsageError::new(format!("dot matrix dimension {n} must be 1..=8000")).into());
+    }
+    let input_bytes = 16 * (n as u64).pow(2) * params.tasks as u64;
+    if input_bytes > 8 << 30 {
+        return Err(UsageError::new(format!(
+            "dot inputs of {} x {n}^2 matrices need {input_bytes} bytes; the limit is 8 GiB",
+            params.tasks
+        ))
+        .into());
     }
     let inner = match params.inner_threads {
         0 => {
