@@ -222,7 +222,8 @@ gate_once() {
     ((rc <= 1)) || die "parbench compare failed (exit $rc)"
     judge "" "$FILTER" "$THRESHOLD" table || true
     {
-        echo "#### Stage 1: $ROUNDS interleaved rounds"
+        echo "**Stage 1: $ROUNDS interleaved rounds**"
+        echo
         judge "" "$FILTER" "$THRESHOLD" markdown || true
     } >"$WORK/$tag.md"
     GATE_RC=$rc
@@ -236,7 +237,8 @@ gate_once() {
         judge recheck_ "$flagged" "$THRESHOLD" table || true
         {
             echo
-            echo "#### Stage 2: re-check of the flagged benchmarks, $ROUNDS more rounds"
+            echo "**Stage 2: re-check of the flagged benchmarks, $ROUNDS more rounds**"
+            echo
             judge recheck_ "$flagged" "$THRESHOLD" markdown || true
         } >>"$WORK/$tag.md"
         GATE_RC=$rc

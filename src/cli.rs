@@ -28,6 +28,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List the registered workloads and executors with their defaults.
     List,
+    /// Gate: compare saved Criterion baselines (paired base_i/head_i); exit 1 on a regression.
+    Compare(crate::compare::CompareArgs),
 }
 
 /// Server choice on the command line.
@@ -256,6 +258,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run_command(*args),
         Command::List => list_command(),
+        Command::Compare(args) => crate::compare::command(args),
     }
 }
 

@@ -163,7 +163,7 @@ fn exit_codes_through_the_command() {
     let (code, msg) = run(&["--filter", "(unclosed"]);
     assert_eq!(code, 2);
     assert!(msg.contains("--filter"), "{msg}");
-    let (code, msg) = run(&["--threshold=-3"]);
+    let (code, msg) = run(&["--threshold", "-3"]);
     assert_eq!(code, 2);
     assert!(msg.contains("--threshold"), "{msg}");
     let (code, msg) = run(&["--filter", "^nothing-matches$"]);
@@ -271,4 +271,72 @@ fn outputs_carry_every_row_field() {
     let missing = rows.iter().find(|r| r["id"] == "overhead/added/1").unwrap();
     assert_eq!(missing["verdict"], "missing");
     assert!(missing["base_median_ns"].is_null());
+}
+
+/// The real binary: exit codes, stdout for the result, one line on stderr for errors.
+mod cli {
+    use super::fixture;
+    use assert_cmd::Command;
+
+    fn parbench() -> Command {
+        let mut cmd = Command::cargo_bin("parbench").unwrap();
+        cmd.env_remove("CRITERION_HOME")
+            .env_remove("CARGO_TARGET_DIR");
+        cmd
+    }
+
+    const PAIRS: [&str; 4] = [
+        "--base",
+        "base_1,base_2,base_3,base_4,base_5",
+        "--head",
+        "head_1,head_2,head_3,head_4,head_5",
+    ];
+
+    #[test]
+    fn regression_exits_1_and_clean_exits_0() {
+        let out = parbench()
+            .arg("compare")
+            .arg("--criterion-dir")
+            .arg(fixture("gate"))
+            .args(PAIRS)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("cpu/serial/1"), "{stdout}");
+        assert!(stdout.contains("regressed"), "{stdout}");
+        // The default directory comes from CRITERION_HOME.
+        let out = parbench()
+            .env("CRITERION_HOME", fixture("gate"))
+            .args(["compare", "--filter", "^dot/", "--format", "markdown"])
+            .args(PAIRS)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("PASS: no regression"));
+    }
+
+    #[test]
+    fn data_errors_exit_2_with_one_line_naming_the_file() {
+        let out = parbench()
+            .arg("compare")
+            .arg("--criterion-dir")
+            .arg(fixture("corrupt"))
+            .args(PAIRS)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("head_3/estimates.json"), "{stderr}");
+        let out = parbench()
+            .arg("compare")
+            .arg("--criterion-dir")
+            .arg(fixture("gate"))
+            .args(["--base", "base_1,nope", "--head", "head_1,head_2"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("baseline nope is missing"));
+    }
 }

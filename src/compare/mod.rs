@@ -65,7 +65,12 @@ pub struct CompareArgs {
     )]
     pub head: Vec<String>,
     /// Smallest median slowdown, in percent, that counts as a regression (e.g. 5 or 5%).
-    #[arg(long, value_name = "PCT", default_value = "5")]
+    #[arg(
+        long,
+        value_name = "PCT",
+        default_value = "5",
+        allow_hyphen_values = true
+    )]
     pub threshold: String,
     /// Only benchmarks whose id matches this regular expression.
     #[arg(long, value_name = "REGEX")]

@@ -74,7 +74,7 @@ pub fn table(cmp: &Comparison) -> String {
         "base",
         "head",
         "head/base per pair",
-        "change",
+        "median ratio",
         "verdict",
     ];
     let cells: Vec<[String; 6]> = cmp
@@ -141,7 +141,7 @@ pub fn markdown(cmp: &Comparison) -> String {
     let _ = writeln!(out, "{}.\n", summary(cmp));
     let _ = writeln!(
         out,
-        "| benchmark | base | head | head/base per pair | change | verdict | note |"
+        "| benchmark | base | head | head/base per pair | median ratio | verdict | note |"
     );
     let _ = writeln!(out, "|---|---:|---:|---|---:|---|---|");
     let mut rows: Vec<&Row> = cmp.rows.iter().collect();
