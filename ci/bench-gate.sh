@@ -106,6 +106,7 @@ CRIT="$(abspath "${CRITERION_HOME:-$HEAD_TARGET/criterion}")"
 LOG="$WORK/bench.log"
 mkdir -p "$WORK" "$CRIT"
 : >"$LOG"
+rm -f "$WORK/summary.md"
 
 # Worktrees made by this run; removed on any exit.
 WORKTREES=()
