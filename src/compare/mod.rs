@@ -21,6 +21,7 @@ pub use load::{load, ChangeInterval, Found};
 
 use crate::error::UsageError;
 use serde::Serialize;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Default threshold, in percent: the smallest slowdown the gate is meant to catch.
@@ -417,8 +418,15 @@ pub fn command(args: CompareArgs) -> anyhow::Result<i32> {
         Format::Markdown => cmp.to_markdown(),
         Format::Json => cmp.to_json(),
     };
-    println!("{}", text.trim_end());
-    Ok(cmp.exit_code())
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "{}", text.trim_end()).and_then(|()| out.flush());
+    match written {
+        // A reader that stopped early (`| head`) does not change the verdict.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+        }
+        _ => Ok(cmp.exit_code()),
+    }
 }
 
 #[cfg(test)]
