@@ -30,6 +30,9 @@ pub enum Command {
     List,
     /// Gate: compare saved Criterion baselines (paired base_i/head_i); exit 1 on a regression.
     Compare(crate::compare::CompareArgs),
+    /// Internal: a process-pool worker serving tasks over its stdin and stdout.
+    #[command(hide = true)]
+    Worker,
 }
 
 /// Server choice on the command line.
@@ -259,6 +262,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(args) => run_command(*args),
         Command::List => list_command(),
         Command::Compare(args) => crate::compare::command(args),
+        Command::Worker => Ok(executor::process::worker_main()),
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod pool;
+pub mod process;
 pub mod rayon;
 pub mod serial;
 pub mod threads;
@@ -197,7 +198,13 @@ pub struct ExecutorInfo {
 }
 
 /// Every executor, in the order tables and benches show them.
-pub const EXECUTORS: &[ExecutorInfo] = &[serial::INFO, threads::INFO, pool::INFO, rayon::INFO];
+pub const EXECUTORS: &[ExecutorInfo] = &[
+    serial::INFO,
+    threads::INFO,
+    pool::INFO,
+    rayon::INFO,
+    process::INFO,
+];
 
 /// Looks an executor up by name; the error lists the valid names.
 pub fn find(name: &str) -> Result<&'static ExecutorInfo, UsageError> {
