@@ -41,12 +41,13 @@ struct Cli {
     args: CompareArgs,
 }
 
-/// Runs `command` as the CLI would and maps the result to the process exit code.
+/// Runs the command as the CLI would (output captured) and maps the result to the exit code.
 fn exit_code(argv: &[&str]) -> (i32, String) {
     let cli = Cli::try_parse_from(std::iter::once("compare").chain(argv.iter().copied()))
         .expect("arguments parse");
-    match compare::command(cli.args) {
-        Ok(code) => (code, String::new()),
+    let mut out = Vec::new();
+    match compare::command_to(cli.args, &mut out) {
+        Ok(code) => (code, String::from_utf8(out).expect("UTF-8 output")),
         Err(e) => {
             assert!(
                 e.downcast_ref::<UsageError>().is_some(),
@@ -157,7 +158,9 @@ fn exit_codes_through_the_command() {
     assert_eq!(run(&[]).0, 1, "a regression fails the gate");
     assert_eq!(run(&["--filter", "^dot/"]).0, 0, "improved + missing pass");
     assert_eq!(run(&["--format", "json", "--filter", "rayon"]).0, 0);
-    assert_eq!(run(&["--format", "markdown"]).0, 1);
+    let (code, md) = run(&["--format", "markdown"]);
+    assert_eq!(code, 1);
+    assert!(md.starts_with("### parbench compare: FAIL"), "{md}");
     // A threshold above the +8% median lets the regression through.
     assert_eq!(run(&["--threshold", "10%"]).0, 0);
     let (code, msg) = run(&["--filter", "(unclosed"]);
@@ -314,6 +317,42 @@ mod cli {
             .unwrap();
         assert_eq!(out.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&out.stdout).contains("PASS: no regression"));
+    }
+
+    fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_tree(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn default_dir_is_the_target_dir_criterion_and_missing_only_passes() {
+        let target = tempfile::tempdir().unwrap();
+        copy_tree(&fixture("missing-only"), &target.path().join("criterion"));
+        let out = parbench()
+            .env("CARGO_TARGET_DIR", target.path())
+            .args([
+                "compare",
+                "--base",
+                "base_1,base_2",
+                "--head",
+                "head_1,head_2",
+            ])
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = json["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r["verdict"] == "missing"));
     }
 
     #[test]

@@ -108,7 +108,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), UsageError> {
         let entry =
             entry.map_err(|e| UsageError::new(format!("reading {}: {e}", dir.display())))?;
         let path = entry.path();
-        if !path.is_dir() {
+        // Symbolic links are not followed: Criterion makes none, and a loop would never end.
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
         if path.join("estimates.json").is_file() {

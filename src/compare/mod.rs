@@ -404,6 +404,11 @@ pub fn judge(found: &Found, threshold: f64) -> Row {
 /// `parbench compare`: prints the comparison and returns the exit code (0 clean, 1 regressed).
 /// A [`UsageError`] inside the returned error means exit code 2.
 pub fn command(args: CompareArgs) -> anyhow::Result<i32> {
+    command_to(args, &mut std::io::stdout().lock())
+}
+
+/// [`command`] writing to `out` instead of stdout.
+pub fn command_to(args: CompareArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let threshold = parse_threshold(&args.threshold)?;
     let dir = args.criterion_dir.clone().unwrap_or_else(default_dir);
     let cmp = compare(
@@ -418,7 +423,6 @@ pub fn command(args: CompareArgs) -> anyhow::Result<i32> {
         Format::Markdown => cmp.to_markdown(),
         Format::Json => cmp.to_json(),
     };
-    let mut out = std::io::stdout().lock();
     let written = writeln!(out, "{}", text.trim_end()).and_then(|()| out.flush());
     match written {
         // A reader that stopped early (`| head`) does not change the verdict.
