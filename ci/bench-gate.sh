@@ -2,9 +2,10 @@
 # bench-gate.sh: fail CI when a change makes a benchmark slower, stay green when nothing changed.
 #
 #   ci/bench-gate.sh BASE_REF [HEAD_REF]    gate HEAD_REF (default: this working tree) vs BASE_REF
-#   ci/bench-gate.sh --calibrate N          N A/A gates + N gates with a known slowdown
+#   ci/bench-gate.sh --calibrate N          N A/A gates (HEAD vs HEAD, two builds) + N gates
+#                                           with a known slowdown on head
 #
-# Method (see /work/shared/NOTES.md "Regression gating that held up here"): build both sides
+# Method (ci/README.md has the details and the measured figures): build both sides
 # first, the base in a git worktree and into its own target directory; then run ROUNDS short
 # Criterion passes per side, alternating which side goes first (A B, B A, A B, ...), each saved as
 # baseline base_i / head_i in one shared CRITERION_HOME; `parbench compare` judges the paired
@@ -48,7 +49,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-2}"
 }
 
@@ -267,16 +268,8 @@ write_summary() {
     fi
 }
 
-START=$SECONDS
-if [[ "$MODE" == gate ]]; then
-    BASE_SRC="$WORK/base-src"
-    add_worktree "$BASE_SRC" "$BASE_REF"
-    if [[ -n "$HEAD_REF" ]]; then
-        HEAD_SRC="$WORK/head-src"
-        add_worktree "$HEAD_SRC" "$HEAD_REF"
-    else
-        HEAD_SRC="$REPO"
-    fi
+# build_sides: builds head (HEAD_SRC) and base (BASE_SRC) benches and the judging parbench.
+build_sides() {
     HEAD_EXE="$(build_bench "$HEAD_SRC" "$HEAD_TARGET")"
     # A first base build reuses head's compiled dependencies: they do not depend on the
     # revision or the target directory, and copying them saves a full release build.
@@ -287,6 +280,19 @@ if [[ "$MODE" == gate ]]; then
     fi
     BASE_EXE="$(build_bench "$BASE_SRC" "$WORK/base-target")"
     PARBENCH="$(build_parbench "$REPO" "$HEAD_TARGET")"
+}
+
+START=$SECONDS
+BASE_SRC="$WORK/base-src"
+if [[ "$MODE" == gate ]]; then
+    add_worktree "$BASE_SRC" "$BASE_REF"
+    if [[ -n "$HEAD_REF" ]]; then
+        HEAD_SRC="$WORK/head-src"
+        add_worktree "$HEAD_SRC" "$HEAD_REF"
+    else
+        HEAD_SRC="$REPO"
+    fi
+    build_sides
     BUILT=$SECONDS
     GATE_RC=0
     gate_once gate
@@ -308,17 +314,20 @@ if [[ "$MODE" == gate ]]; then
     exit "$GATE_RC"
 fi
 
-# Calibration: the same build on both sides, so every difference is the runner's noise (A/A)
-# or the injected slowdown. Each gate keeps its own CRITERION_HOME so that other thresholds can
+# Calibration: two builds of the same commit, exactly as a gate of an unchanged PR sees them
+# (so build-to-build differences such as code layout count as noise), and the injected
+# slowdown on head in every other gate. Each gate keeps its own CRITERION_HOME so that other thresholds can
 # be re-judged afterwards without measuring again: stage 2 runs over everything that regressed
 # at the lowest candidate threshold, which covers every higher threshold (a row that regresses
 # at T also regresses at any lower T).
 CANDIDATES=(2 3 4 5 6 7 8 10)
 LOWEST="${CANDIDATES[0]}"
-BASE_SRC="$REPO" HEAD_SRC="$REPO"
-BASE_EXE="$(build_bench "$REPO" "$HEAD_TARGET")"
-HEAD_EXE="$BASE_EXE"
-PARBENCH="$(build_parbench "$REPO" "$HEAD_TARGET")"
+if [[ -n "$(git -C "$REPO" status --porcelain --untracked-files=no)" ]]; then
+    die "--calibrate compares HEAD with this working tree: commit or stash your changes first"
+fi
+add_worktree "$BASE_SRC" HEAD
+HEAD_SRC="$REPO"
+build_sides
 CAL="$WORK/calibrate"
 rm -rf "$CAL"
 mkdir -p "$CAL"
