@@ -162,7 +162,9 @@ build_parbench() {
 clean_baselines() {
     local prefix="$1" dir
     while IFS= read -r -d '' dir; do
-        [[ -f "$dir/estimates.json" ]] && rm -rf "$dir"
+        if [[ -f "$dir/estimates.json" ]]; then
+            rm -rf "$dir"
+        fi
     done < <(find "$CRIT" -mindepth 2 -type d -name "${prefix}_[0-9]*" -print0)
 }
 
@@ -316,10 +318,10 @@ fi
 
 # Calibration: two builds of the same commit, exactly as a gate of an unchanged PR sees them
 # (so build-to-build differences such as code layout count as noise), and the injected
-# slowdown on head in every other gate. Each gate keeps its own CRITERION_HOME so that other thresholds can
-# be re-judged afterwards without measuring again: stage 2 runs over everything that regressed
-# at the lowest candidate threshold, which covers every higher threshold (a row that regresses
-# at T also regresses at any lower T).
+# slowdown on head in every other gate. Each gate keeps its own CRITERION_HOME so that other
+# thresholds can be re-judged afterwards without measuring again: stage 2 runs over everything
+# that regressed at the lowest candidate threshold, which covers every higher threshold (a row
+# that regresses at T also regresses at any lower T).
 CANDIDATES=(2 3 4 5 6 7 8 10)
 LOWEST="${CANDIDATES[0]}"
 if [[ -n "$(git -C "$REPO" status --porcelain --untracked-files=no)" ]]; then
@@ -339,7 +341,9 @@ for ((r = 1; r <= CAL_N; r++)); do
         CRIT="$CAL/$run"
         mkdir -p "$CRIT"
         HEAD_SLOWDOWN=""
-        [[ "$kind" == slow ]] && HEAD_SLOWDOWN="$SLOWDOWN"
+        if [[ "$kind" == slow ]]; then
+            HEAD_SLOWDOWN="$SLOWDOWN"
+        fi
         stage "" "$FILTER"
         rc=0
         judge "" "$FILTER" "$LOWEST" json >"$CRIT/stage1.json" || rc=$?
