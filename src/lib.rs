@@ -15,6 +15,8 @@ pub mod executor;
 pub mod export;
 pub mod interrupt;
 pub mod measure;
+pub mod plot;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod system;
