@@ -23,7 +23,7 @@
 
 use super::pool::ThreadPool;
 use super::{ExecOptions, Executor, ExecutorInfo, Interpreter, Job};
-use crate::error::{Error, Result};
+use crate::error::{Result, UsageError};
 use crate::measure::Batch;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -164,10 +164,7 @@ impl GilPool {
     /// Starts `workers` threads sharing a lock with this switch interval.
     pub fn new(workers: usize, interval: Duration) -> Result<Self> {
         if interval.is_zero() {
-            return Err(Error::executor(
-                INFO.name,
-                "the switch interval must be positive",
-            ));
+            return Err(UsageError::new("the GIL switch interval must be positive").into());
         }
         let gil = Arc::new(Gil::new(interval));
         let pool = ThreadPool::start(INFO.name, workers, Some(gil.clone()))?;
@@ -251,7 +248,8 @@ mod tests {
     }
 
     #[test]
-    fn zero_interval_is_refused() {
-        assert!(GilPool::new(1, Duration::ZERO).is_err());
+    fn zero_interval_is_a_usage_error() {
+        let err = GilPool::new(1, Duration::ZERO).err().unwrap();
+        assert!(matches!(err, crate::error::Error::Usage(_)), "{err}");
     }
 }
