@@ -77,7 +77,7 @@ fn pools_are_reusable_across_batches() {
 
 #[test]
 fn gil_counts_forced_switches_on_cpu_with_two_workers() {
-    // Tasks long enough to outlast a 1 ms interval many times over, even in a debug build.
+    // Tasks that outlast a 0.2 ms interval many times over, in debug and release builds.
     let workload = workload::open_with("cpu", |p| {
         p.tasks = 4;
         p.size = 4_000_000;
@@ -85,7 +85,7 @@ fn gil_counts_forced_switches_on_cpu_with_two_workers() {
     .unwrap();
     let job = Job::new(workload).unwrap();
     let options = ExecOptions {
-        switch_interval: Duration::from_millis(1),
+        switch_interval: Duration::from_micros(200),
         ..ExecOptions::new(2)
     };
     let mut gil = executor::start("gil", &options).unwrap();
