@@ -8,9 +8,13 @@
 //! Every batch produces one [`measure::Batch`] record (outputs, per-task start/stop, counters),
 //! and that record feeds the table, the exports, the pictures and the Criterion benches.
 
+pub mod cli;
 pub mod error;
 pub mod executor;
+pub mod export;
+pub mod interrupt;
 pub mod measure;
 pub mod report;
+pub mod run;
 pub mod system;
 pub mod workload;

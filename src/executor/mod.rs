@@ -15,6 +15,7 @@ use std::time::Duration;
 pub mod asynchronous;
 pub mod gil;
 pub mod pool;
+pub mod process;
 pub mod rayon;
 pub mod serial;
 pub mod threads;
@@ -211,6 +212,7 @@ pub const EXECUTORS: &[ExecutorInfo] = &[
     threads::INFO,
     pool::INFO,
     rayon::INFO,
+    process::INFO,
     gil::INFO,
     asynchronous::INFO,
 ];

@@ -28,12 +28,22 @@ pub const SLOWDOWN_ENV: &str = "PARBENCH_SLOWDOWN";
 fn defaults() -> Params {
     Params {
         tasks: 8,
-        size: 30_000_000,
+        size: 60_000_000,
         ..Params::default()
     }
 }
 
+/// More steps than this per task is minutes of work: refused as a likely typo.
+const MAX_STEPS: u64 = 100_000_000_000;
+
 fn open(params: Params) -> Result<Arc<dyn Workload>> {
+    if params.size > MAX_STEPS {
+        return Err(crate::error::UsageError::new(format!(
+            "cpu size {} is more than {MAX_STEPS} steps per task",
+            params.size
+        ))
+        .into());
+    }
     let slowdown = match std::env::var(SLOWDOWN_ENV) {
         Ok(s) => s
             .parse::<f64>()

@@ -11,7 +11,7 @@
 //! `MATMUL_NUM_THREADS`, so K could not vary per workload, and it was no faster at K = 2.)
 
 use super::{Params, Rng, Workload, WorkloadInfo};
-use crate::error::{Error, Result, TaskError};
+use crate::error::{Result, TaskError, UsageError};
 use crate::executor::{Ctx, MAX_WORKERS};
 use crate::measure::{checksum_bytes, TaskInput, TaskOutput};
 use ndarray::linalg::general_mat_mul;
@@ -38,18 +38,23 @@ fn defaults() -> Params {
 
 fn open(params: Params) -> Result<Arc<dyn Workload>> {
     let n = params.size as usize;
-    if n == 0 || n > 20_000 {
-        return Err(Error::workload(
-            INFO.name,
-            format!("matrix dimension {n} must be 1..=20000"),
-        ));
+    if n == 0 || n > 8_000 {
+        return Err(UsageError::new(format!("dot matrix dimension {n} must be 1..=8000")).into());
+    }
+    let input_bytes = 16 * (n as u64).pow(2) * params.tasks as u64;
+    if input_bytes > 8 << 30 {
+        return Err(UsageError::new(format!(
+            "dot inputs of {} x {n}^2 matrices need {input_bytes} bytes; the limit is 8 GiB",
+            params.tasks
+        ))
+        .into());
     }
     let inner = params.inner_threads;
     if inner == 0 || inner > MAX_WORKERS {
-        return Err(Error::workload(
-            INFO.name,
-            format!("inner threads {inner} must be 1..={MAX_WORKERS}"),
-        ));
+        return Err(UsageError::new(format!(
+            "dot inner threads {inner} must be 1..={MAX_WORKERS}"
+        ))
+        .into());
     }
     Ok(Arc::new(Dot { params, n, inner }))
 }

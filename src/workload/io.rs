@@ -3,7 +3,7 @@
 //! task input, so an out-of-process executor must ship it, as Python pickles it.
 
 use super::{Params, Rng, Workload, WorkloadInfo};
-use crate::error::{Error, Result, TaskError};
+use crate::error::{Error, Result, TaskError, UsageError};
 use crate::executor::Ctx;
 use crate::measure::{combine_checksums, TaskInput, TaskOutput};
 use std::io::Write;
@@ -27,12 +27,32 @@ fn defaults() -> Params {
     }
 }
 
+/// Largest file per task, and largest total of inputs held in memory.
+const MAX_SIZE: u64 = 1 << 30;
+const MAX_TOTAL: u64 = 8 << 30;
+
 fn open(mut params: Params) -> Result<Arc<dyn Workload>> {
+    if params.size == 0 || params.size > MAX_SIZE {
+        return Err(UsageError::new(format!(
+            "io size {} must be 1..={MAX_SIZE} bytes per file",
+            params.size
+        ))
+        .into());
+    }
+    if params.size.saturating_mul(params.tasks as u64) > MAX_TOTAL {
+        return Err(UsageError::new(format!(
+            "io inputs of {} x {} bytes exceed {MAX_TOTAL} bytes in memory",
+            params.tasks, params.size
+        ))
+        .into());
+    }
     let (dir, owned) = match &params.endpoint {
         Some(path) => (PathBuf::from(path), None),
         None => {
+            // Private to this user: other users must not read or swap the payload files.
             let tmp = tempfile::Builder::new()
                 .prefix("parbench-io-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
                 .map_err(|e| {
                     Error::workload(
@@ -83,7 +103,7 @@ pub fn lowercase_text(seed: u64, stream: u64, len: usize) -> Vec<u8> {
                 break;
             }
             // 8 bits -> 0..26 by multiply-shift: no division in the hot loop.
-            out.push(b'a' + (((r >> (k * 8)) & 0xff) * 26 >> 8) as u8);
+            out.push(b'a' + ((((r >> (k * 8)) & 0xff) * 26) >> 8) as u8);
         }
     }
     out

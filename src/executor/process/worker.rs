@@ -1,0 +1,257 @@
+//! The worker side: `parbench worker`, one task at a time over stdin/stdout frames.
+
+use super::protocol::{self, FrameReader, Kind, ReadError};
+use crate::executor::{execute, Ctx};
+use crate::measure::{monotonic_ns, TaskInput};
+use crate::workload::{self, Params, Workload};
+use std::cell::Cell;
+use std::fs::File;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+/// Set by the pool to its own pid: the worker asks the kernel to kill it when that parent
+/// dies (`PR_SET_PDEATHSIG`), so a crashed or SIGKILLed parent leaves no orphans.
+pub const PARENT_ENV: &str = "PARBENCH_WORKER_PARENT";
+
+/// Test-only misbehaviour, for the fault tests: `garbage-hello` (garbage instead of the
+/// hello frame), `silent-hello` (never says hello; waits for stdin to close), `garbage:N` (garbage instead of task N's reply), `close:N` (exit without
+/// replying when task N arrives). Never set it outside tests.
+pub const FAULT_ENV: &str = "PARBENCH_WORKER_FAULT";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Misbehave {
+    GarbageHello,
+    SilentHello,
+    Garbage(usize),
+    Close(usize),
+}
+
+fn misbehaviour() -> Result<Option<Misbehave>, String> {
+    let Ok(spec) = std::env::var(FAULT_ENV) else {
+        return Ok(None);
+    };
+    let bad = || {
+        format!("{FAULT_ENV}={spec}: expected garbage-hello, silent-hello, garbage:N or close:N")
+    };
+    match spec.as_str() {
+        "garbage-hello" => return Ok(Some(Misbehave::GarbageHello)),
+        "silent-hello" => return Ok(Some(Misbehave::SilentHello)),
+        _ => {}
+    }
+    let (what, task) = spec.split_once(':').ok_or_else(bad)?;
+    let task: usize = task.parse().map_err(|_| bad())?;
+    match what {
+        "garbage" => Ok(Some(Misbehave::Garbage(task))),
+        "close" => Ok(Some(Misbehave::Close(task))),
+        _ => Err(bad()),
+    }
+}
+
+thread_local! {
+    /// True while a task runs: its panic is caught and shipped to the parent as the task's
+    /// error, so printing it here as well would only be noise.
+    static IN_TASK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Entry point of `parbench worker`. Returns the process exit code: 0 when the parent closed
+/// the pipe (a clean shutdown), 1 on a broken protocol, 2 when started by hand.
+pub fn worker_main() -> i32 {
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(libc::STDIN_FILENO) } == 1 {
+        eprintln!(
+            "parbench worker is an internal mode: the process executor starts it and talks to \
+             it over pipes. Use `parbench run --executor process` instead."
+        );
+        return 2;
+    }
+    if let Err(msg) = die_with_parent() {
+        eprintln!("parbench worker: {msg}");
+        return 1;
+    }
+    let fault = match misbehaviour() {
+        Ok(f) => f,
+        Err(msg) => {
+            eprintln!("parbench worker: {msg}");
+            return 2;
+        }
+    };
+    let (input, output) = match take_pipes() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("parbench worker: cannot set up its pipes: {e}");
+            return 1;
+        }
+    };
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !IN_TASK.with(Cell::get) {
+            default_hook(info);
+        }
+    }));
+    match serve(input, output, fault) {
+        Ok(()) => 0,
+        Err(msg) => {
+            eprintln!("parbench worker {}: {msg}", std::process::id());
+            1
+        }
+    }
+}
+
+/// Asks for SIGKILL when the parent dies, then checks it has not died already.
+fn die_with_parent() -> Result<(), String> {
+    let Ok(parent) = std::env::var(PARENT_ENV) else {
+        return Ok(());
+    };
+    let parent: libc::pid_t = parent
+        .parse()
+        .map_err(|_| format!("{PARENT_ENV}={parent} is not a pid"))?;
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and touches no memory.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+    // SAFETY: getppid cannot fail.
+    if unsafe { libc::getppid() } != parent {
+        return Err("its parent is already gone".into());
+    }
+    Ok(())
+}
+
+/// Moves the protocol pipes off descriptors 0 and 1, and puts /dev/null and stderr there, so
+/// a stray `println!` in a workload cannot corrupt the frames.
+fn take_pipes() -> std::io::Result<(File, OwnedFd)> {
+    let dup = |fd: libc::c_int| -> std::io::Result<OwnedFd> {
+        // SAFETY: F_DUPFD_CLOEXEC returns a fresh descriptor that we then own.
+        let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        if new < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `new` is a valid descriptor owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(new) })
+    };
+    let input = dup(libc::STDIN_FILENO)?;
+    let output = dup(libc::STDOUT_FILENO)?;
+    let null = File::open("/dev/null")?;
+    // SAFETY: dup2 onto the standard descriptors; both sources are open.
+    unsafe {
+        if libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), libc::STDIN_FILENO) < 0
+            || libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok((File::from(input), output))
+}
+
+fn cpu_us() -> u64 {
+    (crate::system::process_cpu_s() * 1e6) as u64
+}
+
+/// The workload the worker has open, and the parameters it was opened with.
+struct Opened {
+    name: String,
+    params: Params,
+    workload: Result<Arc<dyn Workload>, String>,
+}
+
+fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(), String> {
+    let out = output.as_fd();
+    let mut zero_copy = true;
+    let send = |head: &[u8], tail: &[u8], zc: &mut bool| {
+        protocol::write_all(out, head, tail, zc).map_err(|e| format!("cannot write a reply: {e}"))
+    };
+    const GARBAGE: &[u8] = b"this is not a parbench frame, it is garbage\n";
+    if fault == Some(Misbehave::GarbageHello) {
+        send(GARBAGE, &[], &mut zero_copy)?;
+    } else if fault == Some(Misbehave::SilentHello) {
+        // Say nothing; leave when the parent gives up and closes the pipe (or kills us).
+        let _ = std::io::copy(&mut input, &mut std::io::sink());
+        return Ok(());
+    } else {
+        let pid = u64::from(std::process::id());
+        send(
+            &protocol::head(Kind::Hello, &[protocol::VERSION, pid, cpu_us()], 0),
+            &[],
+            &mut zero_copy,
+        )?;
+    }
+    let mut reader = FrameReader::default();
+    let mut opened: Option<Opened> = None;
+    // The last payload sent with vmsplice: the pipe may still refer to its pages, so it is
+    // only freed once the parent sends its next frame (it has read the reply whole by then).
+    let mut _last_payload: Vec<u8> = Vec::new();
+    loop {
+        let frame = match reader.read(&mut input) {
+            Ok(frame) => frame,
+            Err(ReadError::Closed { mid_frame: false }) => return Ok(()),
+            Err(e) => return Err(format!("the parent {e}")),
+        };
+        _last_payload = Vec::new();
+        match frame.kind {
+            Kind::Open => {
+                let (name, params): (String, Params) = serde_json::from_slice(&frame.tail)
+                    .map_err(|e| format!("bad Open frame: {e}"))?;
+                let same = opened
+                    .as_ref()
+                    .is_some_and(|o| o.name == name && o.params == params);
+                if !same {
+                    // Close the old workload before opening the next one.
+                    drop(opened.take());
+                    let workload = workload::open(&name, params.clone()).map_err(|e| e.to_string());
+                    opened = Some(Opened {
+                        name,
+                        params,
+                        workload,
+                    });
+                }
+            }
+            Kind::Task => {
+                let index = frame.words[0] as usize;
+                let lane = frame.words[1] as usize;
+                match fault {
+                    Some(Misbehave::Garbage(t)) if t == index => {
+                        send(GARBAGE, &[], &mut zero_copy)?;
+                        continue;
+                    }
+                    Some(Misbehave::Close(t)) if t == index => return Ok(()),
+                    _ => {}
+                }
+                let task = TaskInput {
+                    index,
+                    data: frame.tail,
+                };
+                let start = monotonic_ns();
+                let result = match opened.as_ref().map(|o| &o.workload) {
+                    Some(Ok(w)) => {
+                        IN_TASK.with(|f| f.set(true));
+                        let r = execute(w.as_ref(), &task, &Ctx::plain(lane));
+                        IN_TASK.with(|f| f.set(false));
+                        r.map_err(|e| e.message)
+                    }
+                    Some(Err(e)) => Err(format!("worker cannot open the workload: {e}")),
+                    None => Err("worker got a task before any workload".to_string()),
+                };
+                let stop = monotonic_ns();
+                reader.recycle(task.data);
+                let index = index as u64;
+                match result {
+                    Ok(output) => {
+                        let head = protocol::head(
+                            Kind::Done,
+                            &[index, start, stop, cpu_us(), output.checksum, output.units],
+                            output.payload.len(),
+                        );
+                        send(&head, &output.payload, &mut zero_copy)?;
+                        _last_payload = output.payload;
+                    }
+                    Err(message) => {
+                        let head = protocol::head(
+                            Kind::Failed,
+                            &[index, start, stop, cpu_us()],
+                            message.len(),
+                        );
+                        send(&head, message.as_bytes(), &mut zero_copy)?;
+                    }
+                }
+            }
+            other => return Err(format!("unexpected {other:?} frame from the parent")),
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The sweep behind `parbench run`: every workload x executor x worker count, R repetitions
+//! after a warm-up, each checked against serial's checksum.
+
+use crate::error::{Error, Result};
+use crate::executor::{self, ExecOptions, Executor, Job};
+use crate::measure::Batch;
+use crate::report::{Machine, Report, RunResult, Spread};
+use crate::workload::{self, Params, ServerKind, Workload};
+use crate::{interrupt, system};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most tasks a batch may have.
+pub const MAX_TASKS: usize = 100_000;
+
+/// Parameters the user overrides; unset ones keep each workload's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Tasks per batch.
+    pub tasks: Option<usize>,
+    /// Per-task size.
+    pub size: Option<u64>,
+    /// api latency.
+    pub latency_ms: Option<u64>,
+    /// api server.
+    pub server: Option<ServerKind>,
+    /// api client timeout.
+    pub timeout_ms: Option<u64>,
+    /// io fsync.
+    pub fsync: bool,
+    /// dot inner threads.
+    pub inner_threads: Option<usize>,
+    /// Input seed.
+    pub seed: Option<u64>,
+}
+
+impl Overrides {
+    /// The workload's defaults with these overrides applied.
+    pub fn params_for(&self, workload: &str) -> Result<Params> {
+        let mut p = workload::defaults(workload)?;
+        if let Some(t) = self.tasks {
+            if !(1..=MAX_TASKS).contains(&t) {
+                return Err(crate::error::UsageError::new(format!(
+                    "tasks {t} must be 1..={MAX_TASKS}"
+                ))
+                .into());
+            }
+            p.tasks = t;
+        }
+        if let Some(s) = self.size {
+            p.size = s;
+        }
+        if let Some(l) = self.latency_ms {
+            p.latency_ms = l;
+        }
+        if let Some(s) = self.server {
+            p.server = s;
+        }
+        if let Some(t) = self.timeout_ms {
+            p.timeout_ms = t;
+        }
+        if let Some(k) = self.inner_threads {
+            p.inner_threads = k;
+        }
+        if let Some(s) = self.seed {
+            p.seed = s;
+        }
+        p.fsync |= self.fsync;
+        Ok(p)
+    }
+}
+
+/// What to sweep.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    /// Workload names.
+    pub workloads: Vec<String>,
+    /// Executor names.
+    pub executors: Vec<String>,
+    /// Worker counts (serial always runs once, at 1).
+    pub workers: Vec<usize>,
+    /// Parameter overrides.
+    pub overrides: Overrides,
+    /// Timed repetitions per configuration.
+    pub repeat: usize,
+    /// Options passed to every executor (worker binary, GIL switch interval).
+    pub exec: ExecOptions,
+    /// Cores for efficiency and utilisation.
+    pub cores: usize,
+    /// Cores the run is pinned to, recorded in the report.
+    pub cpus: Option<Vec<usize>>,
+}
+
+/// Progress events, for a progress bar.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A configuration is starting: (index, total, label).
+    Start(usize, usize, String),
+}
+
+/// Number of configurations the sweep will run.
+pub fn configurations(cfg: &SweepConfig) -> Vec<(String, String, usize)> {
+    let mut out = Vec::new();
+    for w in &cfg.workloads {
+        for e in &cfg.executors {
+            let scales = executor::find(e).map(|i| i.scales).unwrap_or(true);
+            if scales {
+                out.extend(cfg.workers.iter().map(|&n| (w.clone(), e.clone(), n)));
+            } else {
+                out.push((w.clone(), e.clone(), 1));
+            }
+        }
+    }
+    out
+}
+
+/// One timed repetition.
+struct Rep {
+    batch: Batch,
+    cpu_s: f64,
+}
+
+fn timed_batch(exec: &mut dyn Executor, job: &Job, label: &str) -> Result<Rep> {
+    let conns_before = job.workload.connections();
+    let cpu_before = system::process_cpu_s();
+    let mut batch = exec.run(job)?;
+    let cpu_s = system::process_cpu_s() - cpu_before + batch.counters.child_cpu_s.unwrap_or(0.0);
+    if let (Some(a), Some(b)) = (conns_before, job.workload.connections()) {
+        batch.counters.connections = Some(b - a);
+    }
+    batch.failures_as_error().map_err(|e| match e {
+        Error::TasksFailed { failures, total } => Error::TasksFailed {
+            failures: failures
+                .into_iter()
+                .map(|mut f| {
+                    f.error.message = format!("{label}: {}", f.error.message);
+                    f
+                })
+                .collect(),
+            total,
+        },
+        other => other,
+    })?;
+    Ok(Rep { batch, cpu_s })
+}
+
+/// Measures one configuration: pool start, one warm-up, `repeat` timed batches.
+fn measure(
+    cfg: &SweepConfig,
+    job: &Job,
+    executor_name: &str,
+    workers: usize,
+    reference: &mut Option<u64>,
+) -> Result<RunResult> {
+    let label = format!("{}/{executor_name}/{workers}", job.workload.name());
+    let mut options = cfg.exec.clone();
+    options.workers = workers;
+    let started = Instant::now();
+    let mut exec = executor::start(executor_name, &options)?;
+    let pool_start_s = started.elapsed().as_secs_f64();
+    timed_batch(exec.as_mut(), job, &label)?;
+    let mut reps = Vec::with_capacity(cfg.repeat);
+    for _ in 0..cfg.repeat {
+        interrupt::check()?;
+        reps.push(timed_batch(exec.as_mut(), job, &label)?);
+    }
+    drop(exec);
+    let checksum = reps[0].batch.checksum()?;
+    for rep in &reps {
+        let got = rep.batch.checksum()?;
+        let want = *reference.get_or_insert(got);
+        if got != want {
+            return Err(Error::ChecksumMismatch {
+                config: label,
+                got,
+                want,
+            });
+        }
+    }
+    let walls: Vec<f64> = reps.iter().map(|r| r.batch.wall_s).collect();
+    let wall_s = Spread::of(&walls);
+    // The repetition closest to the median carries the timeline and counters.
+    let median_rep = reps
+        .iter()
+        .min_by(|a, b| {
+            (a.batch.wall_s - wall_s.median)
+                .abs()
+                .total_cmp(&(b.batch.wall_s - wall_s.median).abs())
+        })
+        .expect("repeat >= 1");
+    let params = job.workload.params();
+    let tasks = job.len();
+    let ideal_s = (job.workload.name() == "api")
+        .then(|| tasks.div_ceil(workers) as f64 * params.latency_ms as f64 / 1e3);
+    Ok(RunResult {
+        workload: job.workload.name().to_string(),
+        executor: executor_name.to_string(),
+        workers,
+        tasks,
+        size: params.size,
+        inner_threads: params.inner_threads,
+        wall_s,
+        speedup: None,
+        efficiency: None,
+        ideal_s,
+        wall_over_ideal: ideal_s.filter(|i| *i > 0.0).map(|i| wall_s.median / i),
+        cpu_s: median_rep.cpu_s,
+        utilisation: median_rep.cpu_s / (median_rep.batch.wall_s * cfg.cores as f64),
+        bytes_per_s: job
+            .workload
+            .bytes_per_task()
+            .map(|b| b as f64 * tasks as f64 / wall_s.median),
+        pool_start_s,
+        checksum,
+        counters: median_rep.batch.counters.clone(),
+        serial_fraction: None,
+        records: median_rep.batch.records.clone(),
+    })
+}
+
+/// Runs the sweep. Serial runs first for each workload and is the checksum reference; when
+/// serial is not among the executors, one unreported serial batch still provides it.
+pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Result<Report> {
+    if cfg.repeat == 0 {
+        return Err(crate::error::UsageError::new("repeat must be at least 1").into());
+    }
+    let configs = configurations(cfg);
+    let total = configs.len();
+    let mut results = Vec::with_capacity(total);
+    let mut index = 0;
+    for workload_name in &cfg.workloads {
+        interrupt::check()?;
+        let params = cfg.overrides.params_for(workload_name)?;
+        let workload: Arc<dyn Workload> = workload::open(workload_name, params)?;
+        let job = Job::new(workload)?;
+        let mut reference = None;
+        if !cfg.executors.iter().any(|e| e == "serial") {
+            let mut serial = executor::start("serial", &ExecOptions::new(1))?;
+            reference = Some(
+                timed_batch(serial.as_mut(), &job, &format!("{workload_name}/serial/1"))?
+                    .batch
+                    .checksum()?,
+            );
+        }
+        let mut ordered: Vec<&String> = cfg.executors.iter().filter(|e| *e == "serial").collect();
+        ordered.extend(cfg.executors.iter().filter(|e| *e != "serial"));
+        let first = results.len();
+        for executor_name in ordered {
+            for (w, e, n) in configs
+                .iter()
+                .filter(|(w, e, _)| w == workload_name && e == executor_name)
+            {
+                interrupt::check()?;
+                on_event(Event::Start(index, total, format!("{w}/{e}/{n}")));
+                index += 1;
+                results.push(measure(cfg, &job, e, *n, &mut reference)?);
+            }
+        }
+        let serial_median = results[first..]
+            .iter()
+            .find(|r| r.executor == "serial")
+            .map(|r| r.wall_s.median);
+        for r in &mut results[first..] {
+            if let Some(s) = serial_median {
+                let speedup = s / r.wall_s.median;
+                r.speedup = Some(speedup);
+                r.efficiency = Some(speedup / r.workers.min(cfg.cores) as f64);
+            }
+        }
+    }
+    Ok(Report {
+        machine: machine(cfg),
+        results,
+    })
+}
+
+/// The machine record for a report.
+pub fn machine(cfg: &SweepConfig) -> Machine {
+    Machine {
+        cores: cfg.cores,
+        cpus: cfg.cpus.clone(),
+        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        commit: git_commit(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+impl SweepConfig {
+    /// A sweep with default repetitions and this machine's cores.
+    pub fn new(workloads: Vec<String>, executors: Vec<String>, workers: Vec<usize>) -> Self {
+        SweepConfig {
+            workloads,
+            executors,
+            workers,
+            overrides: Overrides::default(),
+            repeat: 3,
+            exec: ExecOptions::new(1),
+            cores: system::available_cores(),
+            cpus: None,
+        }
+    }
+}
+
+/// The switch interval as a `Duration` from milliseconds.
+pub fn switch_interval(ms: f64) -> Result<Duration> {
+    if !(ms.is_finite() && ms > 0.0 && ms <= 10_000.0) {
+        return Err(crate::error::UsageError::new(format!(
+            "switch interval {ms} ms must be in (0, 10000]"
+        ))
+        .into());
+    }
+    Ok(Duration::from_secs_f64(ms / 1e3))
+}
+
+/// The parbench binary that process workers run: this one.
+pub fn current_exe() -> Option<PathBuf> {
+    std::env::current_exe().ok()
+}
