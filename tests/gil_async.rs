@@ -146,3 +146,56 @@ fn unknown_and_zero_interval_are_errors() {
     assert!(executor::names().contains(&"gil"));
     assert!(executor::names().contains(&"async"));
 }
+
+/// The most tasks whose [start, stop) intervals overlap at one instant.
+fn max_in_flight(batch: &Batch) -> usize {
+    let mut events: Vec<(f64, i32)> = batch
+        .records
+        .iter()
+        .flat_map(|r| [(r.start_s, 1), (r.stop_s, -1)])
+        .collect();
+    // At equal times, a stop comes before a start: touching intervals do not overlap.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, delta) in events {
+        now += delta;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[test]
+fn async_keeps_at_most_w_tasks_in_flight_one_per_lane() {
+    let workload = workload::open_with("api", |p| {
+        p.tasks = 12;
+        p.latency_ms = 5;
+    })
+    .unwrap();
+    let job = Job::new(workload).unwrap();
+    let batch = run("async", 3, &job);
+    batch.failures_as_error().unwrap();
+    assert!(max_in_flight(&batch) <= 3);
+    for lane in 0..3 {
+        let mut tasks: Vec<_> = batch.records.iter().filter(|r| r.worker == lane).collect();
+        tasks.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        assert!(
+            tasks.windows(2).all(|w| w[0].stop_s <= w[1].start_s),
+            "lane {lane}"
+        );
+    }
+}
+
+#[test]
+fn gil_releases_the_lock_around_blocking_calls() {
+    // Four requests that each wait 100 ms at the server: holding the lock through the call
+    // would run them one after another; releasing it lets them overlap.
+    let workload = workload::open_with("api", |p| {
+        p.tasks = 4;
+        p.latency_ms = 100;
+    })
+    .unwrap();
+    let job = Job::new(workload).unwrap();
+    let batch = run("gil", 4, &job);
+    batch.failures_as_error().unwrap();
+    assert!(max_in_flight(&batch) > 1);
+}
