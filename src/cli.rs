@@ -4,6 +4,7 @@
 
 use crate::error::{Error, UsageError};
 use crate::executor::{self, ExecOptions};
+use crate::progress::Progress;
 use crate::run::{self, Event, Overrides, SweepConfig};
 use crate::workload::{self, ServerKind};
 use crate::{export, interrupt, system};
@@ -28,9 +29,15 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List the registered workloads and executors with their defaults.
     List,
+    /// Gate: compare saved Criterion baselines (paired base_i/head_i); exit 1 on a regression.
+    Compare(crate::compare::CompareArgs),
     /// Internal: a process-pool worker serving tasks over its stdin and stdout.
     #[command(hide = true)]
     Worker,
+    /// Run one batch per executor and draw its tasks on a timeline (SVG, or HTML with tooltips).
+    Timeline(Box<crate::plot::TimelineArgs>),
+    /// Redraw the speedup chart and timelines from a JSON report of `parbench run`.
+    Chart(crate::plot::ChartArgs),
 }
 
 /// Server choice on the command line.
@@ -122,9 +129,15 @@ pub struct RunArgs {
     /// Write the export to this file instead of stdout.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// Hide the progress bar.
+    /// Hide the progress bar (it is hidden anyway when stderr is not a terminal).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Also draw the speedup chart (speedup vs workers, ideal and Amdahl fit) to this SVG file.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
+    /// Also write one timeline per configuration into this directory.
+    #[arg(long)]
+    pub timeline: Option<PathBuf>,
     /// Workload parameters.
     #[command(flatten)]
     pub params: WorkloadArgs,
@@ -179,27 +192,38 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
     if let Some(path) = &args.output {
         check_output_path(path)?;
     }
+    if let Some(path) = &args.chart {
+        check_output_path(path)?;
+        crate::plot::Format::for_output(path)?;
+    }
     let mut cfg = SweepConfig::new(workloads, executors, args.workers.clone());
     cfg.repeat = args.repeat;
     cfg.overrides = args.params.overrides();
     cfg.exec = args.params.exec_options()?;
     cfg.cores = system::available_cores();
     interrupt::install();
-    let report = run::sweep(&cfg, &mut |event| match event {
-        Event::Start(i, n, label) => {
-            if !args.quiet {
-                eprintln!("[{}/{n}] {label}", i + 1);
-            }
-        }
-    })
+    let mut progress = Progress::new(run::configurations(&cfg).len(), args.quiet);
+    let outcome = run::sweep(&cfg, &mut |event| match event {
+        Event::Start(_, _, label) => progress.step(label),
+    });
+    progress.finish();
     // A Ctrl-C that reached the workers too shows up first as failed tasks: it is still Ctrl-C.
-    .map_err(|e| {
+    let mut report = outcome.map_err(|e| {
         if interrupt::requested() {
             Error::Interrupted
         } else {
             e
         }
     })?;
+    crate::plot::fill_serial_fractions(&mut report.results, cfg.cores);
+    if let Some(path) = &args.chart {
+        crate::plot::speedup_chart(&report.results, cfg.cores, path)?;
+    }
+    if let Some(dir) = &args.timeline {
+        for result in &report.results {
+            crate::plot::write_result_timeline(dir, result)?;
+        }
+    }
     let text = exporter.render(&report);
     match &args.output {
         Some(path) => std::fs::write(path, text)
@@ -259,7 +283,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run_command(*args),
         Command::List => list_command(),
+        Command::Compare(args) => crate::compare::command(args),
         Command::Worker => Ok(executor::process::worker_main()),
+        Command::Timeline(args) => Ok(crate::plot::command(*args)?),
+        Command::Chart(args) => Ok(crate::plot::chart_command(args)?),
     }
 }
 

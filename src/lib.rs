@@ -9,11 +9,14 @@
 //! and that record feeds the table, the exports, the pictures and the Criterion benches.
 
 pub mod cli;
+pub mod compare;
 pub mod error;
 pub mod executor;
 pub mod export;
 pub mod interrupt;
 pub mod measure;
+pub mod plot;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod system;

@@ -1,0 +1,481 @@
+//! Speedup against the worker count: one line per executor, the ideal line, and a dashed
+//! Amdahl fit per executor; one panel per workload.
+//!
+//! The fit uses the parallelism the machine can really give, `p = min(workers, cores)`, the
+//! same bound as the ideal line. So the serial fraction `f` measures how far an executor
+//! stays below the ideal: about 0 for processes on CPU work, about 1 under a GIL. Work that
+//! waits instead of computing (api) is not bound by the cores: when a series' speedup beats
+//! the core count by a clear margin, its fit uses `p = workers`, so `f` still tells how well
+//! the waiting overlaps.
+
+use super::{esc, executor_colour, nice_ticks, svg_open, tick_label, write_picture};
+use crate::error::{Result, UsageError};
+use crate::report::RunResult;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Amdahl's serial fraction fitted by least squares to `(processors, speedup)` points.
+///
+/// Amdahl's law in time: `T(p) / T(1) = f + (1 - f) / p`, which is linear in `f`, so the
+/// least-squares fit of the measured time ratios `1 / speedup` has a closed form. Points
+/// at `p = 1` carry no information; non-finite or non-positive speedups are ignored. The
+/// result is clamped to `0..=1`; `None` when no point has `p > 1`.
+pub fn amdahl_fit(points: &[(usize, f64)]) -> Option<f64> {
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for &(p, s) in points {
+        if p < 1 || !s.is_finite() || s <= 0.0 {
+            continue;
+        }
+        let inv_p = 1.0 / p as f64;
+        let x = 1.0 - inv_p;
+        let y = 1.0 / s - inv_p;
+        sxy += x * y;
+        sxx += x * x;
+    }
+    (sxx > 0.0).then(|| (sxy / sxx).clamp(0.0, 1.0))
+}
+
+/// Amdahl's speedup on `p` processors with serial fraction `f`.
+pub fn amdahl_speedup(f: f64, p: f64) -> f64 {
+    1.0 / (f + (1.0 - f) / p.max(1.0))
+}
+
+/// Results that belong on one line: same workload, shape and executor.
+fn same_series(a: &RunResult, b: &RunResult) -> bool {
+    same_panel(a, b) && a.executor == b.executor
+}
+
+/// Results that belong in one panel: same workload and shape.
+fn same_panel(a: &RunResult, b: &RunResult) -> bool {
+    a.workload == b.workload
+        && a.tasks == b.tasks
+        && a.size == b.size
+        && a.inner_threads == b.inner_threads
+}
+
+/// A speedup above `cores` times this means the work is not bound by the cores.
+const BEYOND_CORES: f64 = 1.25;
+
+/// True when a series of `(workers, speedup)` points beats the core count clearly: its
+/// work waits rather than computes, so its processors are the workers themselves.
+fn waits(points: &[(usize, f64)], cores: usize) -> bool {
+    points
+        .iter()
+        .any(|&(_, s)| s.is_finite() && s > BEYOND_CORES * cores.max(1) as f64)
+}
+
+/// Processors available to `workers` workers in a series: see the module notes.
+fn processors(workers: usize, cores: usize, waiting: bool) -> usize {
+    if waiting {
+        workers
+    } else {
+        workers.min(cores.max(1))
+    }
+}
+
+/// Serial fraction of one executor's `(workers, speedup)` points on one workload: the
+/// Amdahl fit with `p = min(workers, cores)`, or `p = workers` for work that beats the
+/// core count. This is the value the table shows and the dashed line draws.
+pub fn series_fit(points: &[(usize, f64)], cores: usize) -> Option<f64> {
+    let waiting = waits(points, cores);
+    let effective: Vec<(usize, f64)> = points
+        .iter()
+        .map(|&(w, s)| (processors(w, cores, waiting), s))
+        .collect();
+    amdahl_fit(&effective)
+}
+
+/// The `(workers, speedup)` points of `result`'s series.
+fn series_points(results: &[RunResult], result: &RunResult) -> Vec<(usize, f64)> {
+    results
+        .iter()
+        .filter(|r| same_series(r, result))
+        .filter_map(|r| r.speedup.map(|s| (r.workers, s)))
+        .collect()
+}
+
+/// Sets every result's `serial_fraction` to [`series_fit`] of its executor's speedups on
+/// its workload. For the table.
+pub fn fill_serial_fractions(results: &mut [RunResult], cores: usize) {
+    let fits: Vec<Option<f64>> = results
+        .iter()
+        .map(|r| series_fit(&series_points(results, r), cores))
+        .collect();
+    for (r, f) in results.iter_mut().zip(fits) {
+        r.serial_fraction = f;
+    }
+}
+
+const PANEL_W: f64 = 560.0;
+const PANEL_H: f64 = 310.0;
+const PLOT_LEFT: f64 = 48.0;
+const PLOT_W: f64 = 340.0;
+const PLOT_TOP: f64 = 30.0;
+const PLOT_H: f64 = 220.0;
+const LEGEND_X: f64 = PLOT_LEFT + PLOT_W + 18.0;
+const TOP: f64 = 34.0;
+
+/// Draws the speedup chart of a sweep's results as an SVG document. `cores` bounds the
+/// ideal line. A usage error when no result has a speedup (serial did not run).
+pub fn speedup_svg(results: &[RunResult], cores: usize) -> Result<String, UsageError> {
+    if !results
+        .iter()
+        .any(|r| r.speedup.is_some_and(f64::is_finite))
+    {
+        return Err(UsageError::new(
+            "the speedup chart needs speedups: run the serial executor in the same sweep",
+        ));
+    }
+    let cores = cores.max(1);
+    // Panels in order of first appearance.
+    let mut panels: Vec<&RunResult> = Vec::new();
+    for r in results {
+        if !panels.iter().any(|p| same_panel(p, r)) {
+            panels.push(r);
+        }
+    }
+    let cols = panels.len().clamp(1, 2);
+    let rows = panels.len().div_ceil(cols);
+    let width = cols as f64 * PANEL_W;
+    let height = TOP + rows as f64 * PANEL_H + 72.0;
+    let title = format!("Speedup vs workers ({cores} cores)");
+
+    let mut out = String::new();
+    svg_open(&mut out, width, height, &title);
+    let _ = writeln!(
+        out,
+        r#"<text class="title" x="{PLOT_LEFT}" y="{:.1}">{}</text>"#,
+        TOP - 12.0,
+        esc(&title)
+    );
+    for (i, first) in panels.iter().enumerate() {
+        let ox = (i % cols) as f64 * PANEL_W;
+        let oy = TOP + (i / cols) as f64 * PANEL_H;
+        let members: Vec<&RunResult> = results.iter().filter(|r| same_panel(r, first)).collect();
+        let shared_name = panels
+            .iter()
+            .filter(|p| p.workload == first.workload)
+            .count()
+            > 1;
+        let name = if shared_name {
+            format!(
+                "{} · {} tasks · size {}{}",
+                first.workload,
+                first.tasks,
+                first.size,
+                if first.inner_threads > 1 {
+                    format!(" · {} inner threads", first.inner_threads)
+                } else {
+                    String::new()
+                }
+            )
+        } else {
+            first.workload.clone()
+        };
+        draw_panel(&mut out, ox, oy, &name, &members, cores);
+    }
+    let notes = [
+        "speedup = median serial wall time / median wall time; workers on a log scale".to_string(),
+        format!("grey: the ideal, min(workers, cores) with cores = {cores}"),
+        "dashed: Amdahl fit 1 / (f + (1 - f) / p), f = serial fraction, p = min(workers, cores)"
+            .into(),
+        "(p = workers when an executor beats the core count: its work waits, not computes)".into(),
+    ];
+    for (k, note) in notes.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            r#"<text class="note" x="{PLOT_LEFT}" y="{:.1}">{}</text>"#,
+            TOP + rows as f64 * PANEL_H + 8.0 + 15.0 * k as f64,
+            esc(note)
+        );
+    }
+    out.push_str("</svg>\n");
+    Ok(out)
+}
+
+/// One workload's panel at offset (`ox`, `oy`).
+fn draw_panel(
+    out: &mut String,
+    ox: f64,
+    oy: f64,
+    name: &str,
+    members: &[&RunResult],
+    cores: usize,
+) {
+    let mut workers: Vec<usize> = members.iter().map(|r| r.workers.max(1)).collect();
+    workers.sort_unstable();
+    workers.dedup();
+    let (wmin, wmax) = (workers[0] as f64, workers[workers.len() - 1] as f64);
+    let (lmin, lmax) = if wmax > wmin {
+        (wmin.log2(), wmax.log2())
+    } else {
+        (wmin.log2() - 1.0, wmin.log2() + 1.0)
+    };
+    let x0 = ox + PLOT_LEFT;
+    let y0 = oy + PLOT_TOP + PLOT_H;
+    let xof = |w: f64| x0 + (w.max(1.0).log2() - lmin) / (lmax - lmin) * PLOT_W;
+
+    // Executors in order of first appearance, with their points and fits.
+    let mut executors: Vec<&str> = Vec::new();
+    for r in members {
+        if !executors.contains(&r.executor.as_str()) {
+            executors.push(&r.executor);
+        }
+    }
+    let series: Vec<(&str, Vec<&RunResult>, Option<f64>, bool)> = executors
+        .iter()
+        .map(|e| {
+            let mut pts: Vec<&RunResult> = members
+                .iter()
+                .copied()
+                .filter(|r| r.executor == *e && r.speedup.is_some_and(f64::is_finite))
+                .collect();
+            pts.sort_by_key(|r| r.workers);
+            let points: Vec<(usize, f64)> = pts
+                .iter()
+                .map(|r| (r.workers, r.speedup.unwrap_or(f64::NAN)))
+                .collect();
+            (*e, pts, series_fit(&points, cores), waits(&points, cores))
+        })
+        .collect();
+
+    // Curves are sampled on the log axis, with the knee at `cores` sampled exactly.
+    let mut samples: Vec<f64> = (0..=64)
+        .map(|k| 2f64.powf(wmin.log2() + (wmax.log2() - wmin.log2()) * k as f64 / 64.0))
+        .collect();
+    if (wmin..=wmax).contains(&(cores as f64)) {
+        samples.push(cores as f64);
+        samples.sort_by(f64::total_cmp);
+    }
+    let ideal = |w: f64| w.min(cores as f64);
+    let ymax = series
+        .iter()
+        .flat_map(|(_, pts, _, _)| pts.iter().filter_map(|r| r.speedup))
+        .chain(samples.iter().map(|&w| ideal(w)))
+        .fold(1.0, f64::max);
+    let ticks = nice_ticks(ymax * 1.05, 6);
+    let ytop = *ticks.last().unwrap_or(&1.0);
+    let yof = |s: f64| y0 - s.clamp(0.0, ytop) / ytop * PLOT_H;
+
+    let _ = writeln!(
+        out,
+        r#"<g class="speedup-panel" data-workload="{}" data-y-max="{ytop}">"#,
+        esc(&members[0].workload)
+    );
+    let _ = writeln!(
+        out,
+        r#"<text class="head" x="{x0:.1}" y="{:.1}">{}</text>"#,
+        oy + 18.0,
+        esc(name)
+    );
+    // Grid, axes, ticks.
+    for t in &ticks {
+        let y = yof(*t);
+        let _ = writeln!(
+            out,
+            r#"<line class="grid" x1="{x0:.1}" y1="{y:.2}" x2="{:.1}" y2="{y:.2}"/><text class="axis ytick" data-value="{t}" x="{:.1}" y="{:.2}" text-anchor="end">{}</text>"#,
+            x0 + PLOT_W,
+            x0 - 5.0,
+            y + 4.0,
+            tick_label(*t)
+        );
+    }
+    let mut last_label_x = f64::NEG_INFINITY;
+    for &w in &workers {
+        let x = xof(w as f64);
+        let _ = writeln!(
+            out,
+            r#"<line class="grid" x1="{x:.2}" y1="{:.1}" x2="{x:.2}" y2="{y0:.1}"/>"#,
+            y0 - PLOT_H
+        );
+        if x - last_label_x >= 24.0 {
+            let _ = writeln!(
+                out,
+                r#"<text class="axis xtick" data-value="{w}" x="{x:.2}" y="{:.1}" text-anchor="middle">{w}</text>"#,
+                y0 + 15.0
+            );
+            last_label_x = x;
+        }
+    }
+    let _ = writeln!(
+        out,
+        r#"<rect class="frame" x="{x0:.1}" y="{:.1}" width="{PLOT_W}" height="{PLOT_H}"/>"#,
+        y0 - PLOT_H
+    );
+    let _ = writeln!(
+        out,
+        r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">workers</text><text class="axis" transform="translate({:.1},{:.1}) rotate(-90)" text-anchor="middle">speedup vs serial</text>"#,
+        x0 + PLOT_W / 2.0,
+        y0 + 32.0,
+        ox + 13.0,
+        y0 - PLOT_H / 2.0
+    );
+
+    let path_of = |f: &dyn Fn(f64) -> f64| -> String {
+        samples
+            .iter()
+            .map(|&w| format!("{:.2},{:.2}", xof(w), yof(f(w))))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = writeln!(
+        out,
+        r##"<polyline class="ideal" points="{}" fill="none" stroke="#999" stroke-width="2" data-tip="1"><title>ideal: min(workers, {cores})</title></polyline>"##,
+        path_of(&ideal)
+    );
+
+    let mut legend_y = oy + PLOT_TOP + 10.0;
+    for (executor, pts, fit, waiting) in &series {
+        let colour = executor_colour(executor);
+        if let Some(f) = fit {
+            let _ = writeln!(
+                out,
+                r#"<polyline class="amdahl" data-executor="{}" data-f="{f:.4}" points="{}" fill="none" stroke="{colour}" stroke-width="1.5" stroke-dasharray="6 4" data-tip="1"><title>{}: Amdahl fit, serial fraction {f:.3}</title></polyline>"#,
+                esc(executor),
+                path_of(&|w| {
+                    let p = if *waiting { w } else { w.min(cores as f64) };
+                    amdahl_speedup(*f, p)
+                }),
+                esc(executor)
+            );
+        }
+        if pts.len() > 1 {
+            let line = pts
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{:.2},{:.2}",
+                        xof(r.workers as f64),
+                        yof(r.speedup.unwrap_or(0.0))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let _ = writeln!(
+                out,
+                r#"<polyline class="series" data-executor="{}" points="{line}" fill="none" stroke="{colour}" stroke-width="2.2"/>"#,
+                esc(executor)
+            );
+        }
+        for r in pts {
+            let s = r.speedup.unwrap_or(0.0);
+            let _ = writeln!(
+                out,
+                r#"<circle class="point" data-executor="{}" data-workers="{}" data-speedup="{s:.4}" cx="{:.2}" cy="{:.2}" r="3.5" fill="{colour}" data-tip="1"><title>{} x{}: speedup {s:.2} (wall {:.4} s)</title></circle>"#,
+                esc(executor),
+                r.workers,
+                xof(r.workers as f64),
+                yof(s),
+                esc(executor),
+                r.workers,
+                r.wall_s.median
+            );
+        }
+        // Legend entry: a line swatch (a dot for a one-point series such as serial), the
+        // name and the fitted serial fraction.
+        let label = match fit {
+            Some(f) => format!("{executor}  f={f:.2}"),
+            None => executor.to_string(),
+        };
+        let lx = ox + LEGEND_X;
+        if pts.len() > 1 {
+            let _ = writeln!(
+                out,
+                r#"<line x1="{lx:.1}" y1="{legend_y:.1}" x2="{:.1}" y2="{legend_y:.1}" stroke="{colour}" stroke-width="2.2"/>"#,
+                lx + 20.0
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                r#"<circle cx="{:.1}" cy="{legend_y:.1}" r="3.5" fill="{colour}"/>"#,
+                lx + 10.0
+            );
+        }
+        let _ = writeln!(
+            out,
+            r#"<text class="axis legend" x="{:.1}" y="{:.1}">{}</text>"#,
+            lx + 26.0,
+            legend_y + 4.0,
+            esc(&label)
+        );
+        legend_y += 17.0;
+    }
+    let lx = ox + LEGEND_X;
+    let _ = writeln!(
+        out,
+        r##"<line x1="{lx:.1}" y1="{legend_y:.1}" x2="{:.1}" y2="{legend_y:.1}" stroke="#999" stroke-width="2"/><text class="axis legend" x="{:.1}" y="{:.1}">ideal</text>"##,
+        lx + 20.0,
+        lx + 26.0,
+        legend_y + 4.0
+    );
+    if series.iter().any(|(_, _, fit, _)| fit.is_some()) {
+        let y = legend_y + 17.0;
+        let _ = writeln!(
+            out,
+            r##"<line x1="{lx:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#555" stroke-width="1.5" stroke-dasharray="6 4"/><text class="axis legend" x="{:.1}" y="{:.1}">Amdahl fit</text>"##,
+            lx + 20.0,
+            lx + 26.0,
+            y + 4.0
+        );
+    }
+    if series.iter().all(|(_, pts, _, _)| pts.is_empty()) {
+        let _ = writeln!(
+            out,
+            r#"<text class="note" x="{:.1}" y="{:.1}" text-anchor="middle">no speedups: serial did not run for this workload</text>"#,
+            x0 + PLOT_W / 2.0,
+            y0 - PLOT_H / 2.0
+        );
+    }
+    let _ = writeln!(out, "</g>");
+}
+
+/// Writes the speedup chart of `results` to `path` (`.svg`, or `.html` with tooltips).
+/// For `parbench run --chart FILE`.
+pub fn speedup_chart(results: &[RunResult], cores: usize, path: &Path) -> Result<()> {
+    let svg = speedup_svg(results, cores)?;
+    write_picture(path, "parbench speedup", &svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_recovers_a_known_serial_fraction() {
+        let f = 0.2;
+        let points: Vec<(usize, f64)> = [1, 2, 4, 8]
+            .iter()
+            .map(|&p| (p, amdahl_speedup(f, p as f64)))
+            .collect();
+        let got = amdahl_fit(&points).unwrap();
+        assert!((got - f).abs() < 1e-9, "{got}");
+    }
+
+    #[test]
+    fn fit_clamps_and_refuses_without_information() {
+        assert_eq!(amdahl_fit(&[(1, 1.0)]), None);
+        assert_eq!(amdahl_fit(&[]), None);
+        // Superlinear: clamps at 0. Slower than serial: clamps at 1.
+        assert_eq!(amdahl_fit(&[(2, 3.0)]), Some(0.0));
+        assert_eq!(amdahl_fit(&[(2, 0.4)]), Some(1.0));
+        // Junk points are ignored, not propagated.
+        assert_eq!(amdahl_fit(&[(2, f64::NAN), (2, 0.0)]), None);
+    }
+
+    #[test]
+    fn series_fit_bounds_computing_work_by_the_cores_and_waiting_work_by_the_workers() {
+        let cores = 2;
+        // Computing: 1.9x at every count from 2 up: nearly ideal once capped at the cores.
+        let cpu = [(1, 1.0), (2, 1.9), (4, 1.9), (8, 1.9)];
+        let f = series_fit(&cpu, cores).unwrap();
+        assert!(f < 0.1, "{f}");
+        // Capping matters: without it the flat tail would look like a large serial part.
+        assert!(amdahl_fit(&cpu).unwrap() > 0.2);
+        // Waiting: speedups beyond the cores follow the worker count with f = 0.05.
+        let api: Vec<(usize, f64)> = [1, 2, 4, 8, 16]
+            .iter()
+            .map(|&w| (w, amdahl_speedup(0.05, w as f64)))
+            .collect();
+        assert!((series_fit(&api, cores).unwrap() - 0.05).abs() < 1e-9);
+    }
+}
