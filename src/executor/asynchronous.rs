@@ -4,9 +4,11 @@
 //! the other executors.
 //!
 //! What a task does while it waits decides everything: api overrides `run_async` with a real
-//! async client, so W in-flight requests share the runtime's workers. The other workloads use
-//! the default `run_async`, which runs their blocking code on the worker itself (io's writes
-//! included): that honestly shows what CPU work or blocking syscalls do to an async runtime.
+//! async client, so W in-flight requests share the runtime's workers. io wraps its blocking
+//! writes in `tokio::task::block_in_place`, so the runtime moves its other tasks to a fresh
+//! thread (no copy of the payload, as `spawn_blocking` would need). cpu and dot use the default
+//! `run_async`, which runs their code on the worker itself: that honestly shows what CPU work
+//! does to an async runtime.
 //!
 //! [`Workload::run_async`]: crate::workload::Workload::run_async
 
