@@ -29,6 +29,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List the registered workloads and executors with their defaults.
     List,
+    /// Gate: compare saved Criterion baselines (paired base_i/head_i); exit 1 on a regression.
+    Compare(crate::compare::CompareArgs),
     /// Internal: a process-pool worker serving tasks over its stdin and stdout.
     #[command(hide = true)]
     Worker,
@@ -112,7 +114,7 @@ pub struct RunArgs {
     /// Workloads: a comma-separated list, or `all`.
     #[arg(long, short = 'w', default_value = "all")]
     pub workload: String,
-    /// Executors: a comma-separated list, or `all`.
+    /// Executors: a comma-separated list, or `all`. Serial always runs too: it is the baseline.
     #[arg(long, short = 'e', default_value = "all")]
     pub executor: String,
     /// Worker counts, comma-separated.
@@ -136,6 +138,10 @@ pub struct RunArgs {
     /// Also write one timeline per configuration into this directory.
     #[arg(long)]
     pub timeline: Option<PathBuf>,
+    /// Pin the whole run (threads and worker processes) to these cores, e.g. `0` or `0-1`.
+    /// Efficiency and utilisation are then computed against the pinned core count.
+    #[arg(long)]
+    pub cpus: Option<system::CpuList>,
     /// Workload parameters.
     #[command(flatten)]
     pub params: WorkloadArgs,
@@ -160,6 +166,13 @@ pub fn expand_names(
     Ok(names)
 }
 
+/// The executor list with `serial` first, added when missing.
+pub fn with_serial(mut executors: Vec<String>) -> Vec<String> {
+    executors.retain(|e| e != "serial");
+    executors.insert(0, "serial".to_string());
+    executors
+}
+
 /// Checks that a file can be created at `path`: its directory must exist.
 pub fn check_output_path(path: &std::path::Path) -> Result<(), UsageError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -180,6 +193,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
     let executors = expand_names(&args.executor, executor::names(), |n| {
         executor::find(n).map(|_| ())
     })?;
+    // Serial is the baseline of every speedup and checksum: it always runs.
+    let executors = with_serial(executors);
     if args.workers.is_empty() {
         return Err(UsageError::new("give at least one worker count").into());
     }
@@ -198,6 +213,11 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
     cfg.repeat = args.repeat;
     cfg.overrides = args.params.overrides();
     cfg.exec = args.params.exec_options()?;
+    if let Some(cpus) = &args.cpus {
+        // Before any pool starts, so every thread and child process inherits the mask.
+        system::pin_to_cpus(&cpus.0)?;
+        cfg.cpus = Some(cpus.0.clone());
+    }
     cfg.cores = system::available_cores();
     interrupt::install();
     let mut progress = Progress::new(run::configurations(&cfg).len(), args.quiet);
@@ -281,6 +301,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => run_command(*args),
         Command::List => list_command(),
+        Command::Compare(args) => crate::compare::command(args),
         Command::Worker => Ok(executor::process::worker_main()),
         Command::Timeline(args) => Ok(crate::plot::command(*args)?),
         Command::Chart(args) => Ok(crate::plot::chart_command(args)?),

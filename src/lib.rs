@@ -9,6 +9,7 @@
 //! and that record feeds the table, the exports, the pictures and the Criterion benches.
 
 pub mod cli;
+pub mod compare;
 pub mod error;
 pub mod executor;
 pub mod export;

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod asynchronous;
+pub mod gil;
 pub mod pool;
 pub mod process;
 pub mod rayon;
@@ -121,12 +123,19 @@ pub fn execute(
     ctx: &Ctx,
 ) -> Result<TaskOutput, TaskError> {
     catch_unwind(AssertUnwindSafe(|| {
-        if workload.params().fault_for(input.index) == Some(Fault::Panic) {
-            panic!("injected panic in task {}", input.index);
-        }
+        inject_fault(workload, input);
         workload.run(input, ctx)
     }))
     .unwrap_or_else(|payload| Err(TaskError::from_panic(payload.as_ref())))
+}
+
+/// Panics when the workload's parameters inject [`Fault::Panic`] into this task. Call it
+/// inside the region where the executor catches panics (as [`execute`] does), so the fault
+/// suite tests the executor's own panic handling.
+pub fn inject_fault(workload: &dyn Workload, input: &TaskInput) {
+    if workload.params().fault_for(input.index) == Some(Fault::Panic) {
+        panic!("injected panic in task {}", input.index);
+    }
 }
 
 /// Runs one task and records when and where it ran, measured from `origin`.
@@ -204,6 +213,8 @@ pub const EXECUTORS: &[ExecutorInfo] = &[
     pool::INFO,
     rayon::INFO,
     process::INFO,
+    gil::INFO,
+    asynchronous::INFO,
 ];
 
 /// Looks an executor up by name; the error lists the valid names.

@@ -1,7 +1,7 @@
 //! `pool`: a fixed pool of W threads pulling tasks from one shared queue, like Python's
 //! ThreadPoolExecutor. Started once, outside the timed region, and reused across batches.
 
-use super::{execute_timed, Ctx, ExecOptions, Executor, ExecutorInfo, Job};
+use super::{execute_timed, Ctx, ExecOptions, Executor, ExecutorInfo, Interpreter, Job};
 use crate::error::{Error, Result, TaskError};
 use crate::measure::{Batch, BatchBuilder, Counters, Origin, TaskOutput, TaskRecord};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -30,8 +30,12 @@ struct Work {
     reply: Sender<Outcome>,
 }
 
+/// An interpreter shared by every thread of a pool.
+pub type SharedInterpreter = Arc<dyn Interpreter + Send>;
+
 /// A fixed-size thread pool with a shared FIFO queue.
 pub struct ThreadPool {
+    name: &'static str,
     queue: Option<Sender<Work>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -39,26 +43,46 @@ pub struct ThreadPool {
 impl ThreadPool {
     /// Starts `workers` threads that wait on the queue.
     pub fn new(workers: usize) -> Result<Self> {
+        Self::start(INFO.name, workers, None)
+    }
+
+    /// Starts `workers` threads named after executor `name`. With an `interpreter`, each
+    /// task runs holding its lock, taken after the task leaves the queue and dropped before
+    /// the thread waits on the queue again (the `gil` executor).
+    pub fn start(
+        name: &'static str,
+        workers: usize,
+        interpreter: Option<SharedInterpreter>,
+    ) -> Result<Self> {
         let (queue, rx) = channel::<Work>();
         let rx = Arc::new(Mutex::new(rx));
         let threads = (0..workers)
             .map(|worker| {
                 let rx = Arc::clone(&rx);
+                let interpreter = interpreter.clone();
                 std::thread::Builder::new()
-                    .name(format!("parbench-pool-{worker}"))
-                    .spawn(move || worker_loop(worker, &rx))
+                    .name(format!("parbench-{name}-{worker}"))
+                    .spawn(move || worker_loop(worker, &rx, interpreter.as_deref()))
             })
             .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| Error::executor(INFO.name, format!("cannot spawn a thread: {e}")))?;
+            .map_err(|e| Error::executor(name, format!("cannot spawn a thread: {e}")))?;
         Ok(ThreadPool {
+            name,
             queue: Some(queue),
             threads,
         })
     }
 }
 
-fn worker_loop(worker: usize, rx: &Mutex<Receiver<Work>>) {
-    let ctx = Ctx::plain(worker);
+fn worker_loop(
+    worker: usize,
+    rx: &Mutex<Receiver<Work>>,
+    interpreter: Option<&(dyn Interpreter + Send)>,
+) {
+    let ctx = match interpreter {
+        Some(i) => Ctx::interpreted(worker, i),
+        None => Ctx::plain(worker),
+    };
     loop {
         // Hold the lock only to take one item; a poisoned lock cannot happen because
         // nothing panics while holding it.
@@ -68,7 +92,13 @@ fn worker_loop(worker: usize, rx: &Mutex<Receiver<Work>>) {
         };
         let Ok(work) = next else { return };
         let input = &work.job.inputs[work.index];
+        if let Some(i) = interpreter {
+            i.acquire();
+        }
         let outcome = execute_timed(work.job.workload.as_ref(), input, &ctx, work.origin);
+        if let Some(i) = interpreter {
+            i.release();
+        }
         // The batch may have given up on us; that is not this thread's problem.
         let _ = work.reply.send(outcome);
     }
@@ -76,7 +106,7 @@ fn worker_loop(worker: usize, rx: &Mutex<Receiver<Work>>) {
 
 impl Executor for ThreadPool {
     fn name(&self) -> &'static str {
-        INFO.name
+        self.name
     }
 
     fn workers(&self) -> usize {
@@ -87,7 +117,7 @@ impl Executor for ThreadPool {
         let queue = self
             .queue
             .as_ref()
-            .ok_or_else(|| Error::executor(INFO.name, "pool is shut down"))?;
+            .ok_or_else(|| Error::executor(self.name, "pool is shut down"))?;
         let origin = Origin::now();
         let mut batch = BatchBuilder::new(job.len(), origin);
         let (reply, results) = channel();
@@ -99,7 +129,7 @@ impl Executor for ThreadPool {
                     origin,
                     reply: reply.clone(),
                 })
-                .map_err(|_| Error::executor(INFO.name, "all pool threads are gone"))?;
+                .map_err(|_| Error::executor(self.name, "all pool threads are gone"))?;
         }
         drop(reply);
         // Ends when every task has replied, or early if the threads died (then the missing

@@ -51,7 +51,7 @@ impl Exporter for Table {
         out.push_str(&format!(
             "cores: {}{}; speedup = serial median / median; efficiency = speedup / min(workers, cores); util = cpu / (wall x cores)\n",
             report.machine.cores,
-            report.machine.cpus.as_ref().map(|c| format!(" (pinned to {c:?})")).unwrap_or_default()
+            report.machine.cpus.as_ref().map(|c| format!(" (pinned to cores {})", crate::system::CpuList(c.clone()))).unwrap_or_default()
         ));
         out
     }

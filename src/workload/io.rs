@@ -2,7 +2,7 @@
 //! temporary directory, then flushes it (fsync optional, off as in the seed). The text is
 //! task input, so an out-of-process executor must ship it, as Python pickles it.
 
-use super::{Params, Rng, Workload, WorkloadInfo};
+use super::{BoxFuture, Params, Rng, Workload, WorkloadInfo};
 use crate::error::{Error, Result, TaskError, UsageError};
 use crate::executor::Ctx;
 use crate::measure::{combine_checksums, TaskInput, TaskOutput};
@@ -150,6 +150,27 @@ impl Workload for Io {
             checksum: combine_checksums([input.index as u64, written]),
             units: written,
             payload: Vec::new(),
+        })
+    }
+
+    /// Under the async executor the write runs through `tokio::task::block_in_place`: the
+    /// runtime hands this worker's other tasks to a fresh thread while the syscalls block, as
+    /// `spawn_blocking` would, without copying the 16 MiB payload into an owned buffer.
+    fn run_async<'a>(
+        &'a self,
+        input: &'a TaskInput,
+        worker: usize,
+    ) -> BoxFuture<'a, Result<TaskOutput, TaskError>> {
+        Box::pin(async move {
+            let ctx = Ctx::plain(worker);
+            let multi_thread = tokio::runtime::Handle::try_current()
+                .map(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+                .unwrap_or(false);
+            if multi_thread {
+                tokio::task::block_in_place(|| self.run(input, &ctx))
+            } else {
+                self.run(input, &ctx)
+            }
         })
     }
 
