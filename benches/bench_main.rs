@@ -9,6 +9,8 @@
 //! - `overhead`: `dispatch/<executor>/<W>` (64 empty tasks on a warm pool),
 //!   `start_stop/<executor>/<W>` (start a pool, run W empty tasks, stop it) and
 //!   `roundtrip/process/<bytes>` (0 B, 64 KiB, 16 MiB to a warm worker process and back).
+//! - `kernel`: `dgemm/<K>`, the dot kernel alone on K inner threads (K = 1, 2, 4), with
+//!   2 n^3 FLOP per iteration as its throughput, so the report reads in FLOP/s.
 //!
 //! Every batch is checked: a failed task, or a checksum different from the serial batch's,
 //! stops the run with a panic naming the benchmark. Nothing wrong is ever timed silently.
@@ -58,5 +60,6 @@ criterion_main! {
     benchmarks::io::benches,
     benchmarks::cpu::benches,
     benchmarks::dot::benches,
+    benchmarks::kernel::benches,
     benchmarks::overhead::benches,
 }

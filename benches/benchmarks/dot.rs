@@ -11,7 +11,7 @@ fn dot(c: &mut Criterion) {
 
 /// Quick profile: the work of a product grows with the cube of the dimension, so the
 /// dimension shrinks by the cube root of the divisor to cut the work by the same factor.
-fn quick(p: &mut Params) {
+pub fn quick(p: &mut Params) {
     let scale = (QUICK_DIVISOR as f64).cbrt();
     p.size = ((p.size as f64 / scale).round() as u64).max(1);
 }

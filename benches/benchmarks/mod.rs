@@ -5,5 +5,6 @@ pub mod config;
 pub mod cpu;
 pub mod dot;
 pub mod io;
+pub mod kernel;
 pub mod overhead;
 pub mod sweep;
