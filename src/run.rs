@@ -39,6 +39,12 @@ impl Overrides {
     /// The workload's defaults with these overrides applied.
     pub fn params_for(&self, workload: &str) -> Result<Params> {
         let mut p = workload::defaults(workload)?;
+        self.apply(&mut p)?;
+        Ok(p)
+    }
+
+    /// Applies the overrides that are set to `p`; the others leave it as it is.
+    pub fn apply(&self, p: &mut Params) -> Result<()> {
         if let Some(t) = self.tasks {
             if !(1..=MAX_TASKS).contains(&t) {
                 return Err(crate::error::UsageError::new(format!(
@@ -48,26 +54,20 @@ impl Overrides {
             }
             p.tasks = t;
         }
-        if let Some(s) = self.size {
-            p.size = s;
-        }
-        if let Some(l) = self.latency_ms {
-            p.latency_ms = l;
-        }
-        if let Some(s) = self.server {
-            p.server = s;
-        }
-        if let Some(t) = self.timeout_ms {
-            p.timeout_ms = t;
-        }
-        if let Some(k) = self.inner_threads {
-            p.inner_threads = k;
-        }
-        if let Some(s) = self.seed {
-            p.seed = s;
-        }
+        set(&mut p.size, self.size);
+        set(&mut p.latency_ms, self.latency_ms);
+        set(&mut p.server, self.server);
+        set(&mut p.timeout_ms, self.timeout_ms);
+        set(&mut p.inner_threads, self.inner_threads);
+        set(&mut p.seed, self.seed);
         p.fsync |= self.fsync;
-        Ok(p)
+        Ok(())
+    }
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
     }
 }
 

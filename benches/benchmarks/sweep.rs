@@ -198,21 +198,17 @@ pub fn workload_params(name: &'static str, quick: fn(&mut Params)) -> Params {
     if knobs.profile == Profile::Quick {
         quick(&mut params);
     }
-    if let Some(tasks) = knobs.tasks {
-        params.tasks = tasks;
-    }
-    if let Some(size) = config::size_for(name) {
-        params.size = size;
-    }
-    if let Some(latency) = knobs.latency_ms {
-        params.latency_ms = latency;
-    }
-    if let Some(server) = knobs.server {
-        params.server = server;
-    }
-    if let Some(inner) = knobs.inner_threads {
-        params.inner_threads = inner;
-    }
+    let overrides = parbench::run::Overrides {
+        tasks: knobs.tasks,
+        size: config::size_for(name),
+        latency_ms: knobs.latency_ms,
+        server: knobs.server,
+        inner_threads: knobs.inner_threads,
+        ..Default::default()
+    };
+    overrides
+        .apply(&mut params)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     params
 }
 

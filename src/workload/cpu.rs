@@ -1,7 +1,7 @@
 //! `cpu`: the seed's pure-Python loop, `count += i` for i in 0..size, made opaque to the
 //! optimiser so it really runs `size` steps of the same arithmetic.
 
-use super::{Params, Workload, WorkloadInfo};
+use super::{inputs_by_index, Params, Workload, WorkloadInfo};
 use crate::error::{Result, TaskError};
 use crate::executor::Ctx;
 use crate::measure::{TaskInput, TaskOutput};
@@ -104,12 +104,9 @@ impl Workload for Cpu {
     }
 
     fn inputs(&self) -> Result<Vec<TaskInput>> {
-        Ok((0..self.params.tasks)
-            .map(|index| TaskInput {
-                index,
-                data: self.params.size.to_le_bytes().to_vec(),
-            })
-            .collect())
+        Ok(inputs_by_index(self.params.tasks, |_| {
+            self.params.size.to_le_bytes().to_vec()
+        }))
     }
 
     fn run(&self, input: &TaskInput, ctx: &Ctx) -> Result<TaskOutput, TaskError> {

@@ -14,7 +14,7 @@
 //! reads its thread count once per process from `MATMUL_NUM_THREADS`, so K could not vary
 //! per workload, and it switches the default kernel to all cores.
 
-use super::{Params, Rng, Workload, WorkloadInfo};
+use super::{inputs_by_index, Params, Rng, Workload, WorkloadInfo};
 use crate::error::{Result, TaskError, UsageError};
 use crate::executor::{Ctx, MAX_WORKERS};
 use crate::measure::{checksum_bytes, TaskInput, TaskOutput};
@@ -140,16 +140,11 @@ impl Workload for Dot {
 
     fn inputs(&self) -> Result<Vec<TaskInput>> {
         let cells = self.n * self.n;
-        Ok((0..self.params.tasks)
-            .map(|index| {
-                let mut rng = Rng::new(self.params.seed, index as u64);
-                let values: Vec<f64> = (0..2 * cells).map(|_| rng.next_f64()).collect();
-                TaskInput {
-                    index,
-                    data: f64s_to_bytes(&values),
-                }
-            })
-            .collect())
+        Ok(inputs_by_index(self.params.tasks, |index| {
+            let mut rng = Rng::new(self.params.seed, index as u64);
+            let values: Vec<f64> = (0..2 * cells).map(|_| rng.next_f64()).collect();
+            f64s_to_bytes(&values)
+        }))
     }
 
     fn run(&self, input: &TaskInput, ctx: &Ctx) -> Result<TaskOutput, TaskError> {

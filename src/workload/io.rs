@@ -2,7 +2,7 @@
 //! temporary directory, then flushes it (fsync optional, off as in the seed). The text is
 //! task input, so an out-of-process executor must ship it, as Python pickles it.
 
-use super::{BoxFuture, Params, Rng, Workload, WorkloadInfo};
+use super::{inputs_by_index, BoxFuture, Params, Rng, Workload, WorkloadInfo};
 use crate::error::{Error, Result, TaskError, UsageError};
 use crate::executor::Ctx;
 use crate::measure::{combine_checksums, TaskInput, TaskOutput};
@@ -121,12 +121,9 @@ impl Workload for Io {
     fn inputs(&self) -> Result<Vec<TaskInput>> {
         let len = usize::try_from(self.params.size)
             .map_err(|_| Error::workload(INFO.name, "size does not fit in memory"))?;
-        Ok((0..self.params.tasks)
-            .map(|index| TaskInput {
-                index,
-                data: lowercase_text(self.params.seed, index as u64, len),
-            })
-            .collect())
+        Ok(inputs_by_index(self.params.tasks, |index| {
+            lowercase_text(self.params.seed, index as u64, len)
+        }))
     }
 
     fn run(&self, input: &TaskInput, ctx: &Ctx) -> Result<TaskOutput, TaskError> {

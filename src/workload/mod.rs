@@ -189,6 +189,16 @@ pub fn open(name: &str, params: Params) -> Result<Arc<dyn Workload>> {
     (find(name)?.open)(params)
 }
 
+/// One input per task, `data(index)` giving each task's bytes.
+pub fn inputs_by_index(tasks: usize, mut data: impl FnMut(usize) -> Vec<u8>) -> Vec<TaskInput> {
+    (0..tasks)
+        .map(|index| TaskInput {
+            index,
+            data: data(index),
+        })
+        .collect()
+}
+
 /// A small, fast, deterministic generator (xorshift64*): inputs must be identical on every
 /// machine and every run, and cheap enough that making 128 MiB of text is not the benchmark.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! `noop`: tasks that do nothing with an input of `size` bytes. Hidden from `all`; the
 //! overhead benches use it to time dispatch and process round trips apart from any work.
 
-use super::{Params, Workload, WorkloadInfo};
+use super::{inputs_by_index, Params, Workload, WorkloadInfo};
 use crate::error::{Result, TaskError};
 use crate::executor::Ctx;
 use crate::measure::{TaskInput, TaskOutput};
@@ -44,12 +44,9 @@ impl Workload for Noop {
     }
 
     fn inputs(&self) -> Result<Vec<TaskInput>> {
-        Ok((0..self.params.tasks)
-            .map(|index| TaskInput {
-                index,
-                data: vec![0u8; self.params.size as usize],
-            })
-            .collect())
+        Ok(inputs_by_index(self.params.tasks, |_| {
+            vec![0u8; self.params.size as usize]
+        }))
     }
 
     fn run(&self, input: &TaskInput, _ctx: &Ctx) -> Result<TaskOutput, TaskError> {

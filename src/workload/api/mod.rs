@@ -10,7 +10,7 @@
 //! the blocking executors, hyper-util's legacy client for the async executor, built on first
 //! use so blocking executors never pay for it. Both time out after [`Params::timeout_ms`].
 
-use super::{Fault, Params, ServerKind, Workload, WorkloadInfo};
+use super::{inputs_by_index, Fault, Params, ServerKind, Workload, WorkloadInfo};
 use crate::error::{Error, Result, TaskError, UsageError};
 use crate::executor::Ctx;
 use crate::measure::{checksum_bytes, TaskInput, TaskOutput};
@@ -215,12 +215,9 @@ impl Workload for Api {
     }
 
     fn inputs(&self) -> Result<Vec<TaskInput>> {
-        Ok((0..self.params.tasks)
-            .map(|index| TaskInput {
-                index,
-                data: task_path(index).into_bytes(),
-            })
-            .collect())
+        Ok(inputs_by_index(self.params.tasks, |index| {
+            task_path(index).into_bytes()
+        }))
     }
 
     fn run(&self, input: &TaskInput, ctx: &Ctx) -> Result<TaskOutput, TaskError> {
