@@ -371,12 +371,13 @@ fn dropping_the_pool_reaps_every_worker() {
 fn a_killed_parent_takes_its_workers_along() {
     let _t = track();
     // A `parbench run` with process workers, SIGKILLed: it cannot clean up, so the workers'
-    // PR_SET_PDEATHSIG must end them.
+    // PR_SET_PDEATHSIG must end them. Serial runs first (the baseline), so batches are kept
+    // short and repeated enough that the process phase lasts a while.
     let mut run = std::process::Command::new(EXE)
         .args([
-            "run", "-w", "cpu", "-e", "process", "-n", "2", "-r", "1000", "-q",
+            "run", "-w", "cpu", "-e", "process", "-n", "2", "-r", "12", "-q",
         ])
-        .args(["--tasks", "4", "--size", "100000000"])
+        .args(["--tasks", "4", "--size", "10000000"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
