@@ -220,7 +220,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
     }
     cfg.cores = system::available_cores();
     interrupt::install();
-    let mut progress = Progress::new(run::configurations(&cfg).len(), args.quiet);
+    let mut progress = Progress::new(run::steps(&cfg), args.quiet);
     let outcome = run::sweep(&cfg, &mut |event| match event {
         Event::Start(_, _, label) => progress.step(label),
     });

@@ -95,7 +95,7 @@ pub struct SweepConfig {
 /// Progress events, for a progress bar.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A configuration is starting: (index, total, label).
+    /// A batch is starting: (index, total, label).
     Start(usize, usize, String),
 }
 
@@ -145,14 +145,18 @@ fn timed_batch(exec: &mut dyn Executor, job: &Job, label: &str) -> Result<Rep> {
     Ok(Rep { batch, cpu_s })
 }
 
-/// Measures one configuration: pool start, one warm-up, `repeat` timed batches.
-fn measure(
-    cfg: &SweepConfig,
-    job: &Job,
-    executor_name: &str,
+/// One configuration with its pool started and warmed up, collecting repetitions.
+struct Live {
+    label: String,
+    executor: String,
     workers: usize,
-    reference: &mut Option<u64>,
-) -> Result<RunResult> {
+    exec: Box<dyn Executor>,
+    pool_start_s: f64,
+    reps: Vec<Rep>,
+}
+
+/// Starts a configuration's pool (timed on its own) and runs its warm-up batch.
+fn start_live(cfg: &SweepConfig, job: &Job, executor_name: &str, workers: usize) -> Result<Live> {
     let label = format!("{}/{executor_name}/{workers}", job.workload.name());
     let mut options = cfg.exec.clone();
     options.workers = workers;
@@ -160,11 +164,31 @@ fn measure(
     let mut exec = executor::start(executor_name, &options)?;
     let pool_start_s = started.elapsed().as_secs_f64();
     timed_batch(exec.as_mut(), job, &label)?;
-    let mut reps = Vec::with_capacity(cfg.repeat);
-    for _ in 0..cfg.repeat {
-        interrupt::check()?;
-        reps.push(timed_batch(exec.as_mut(), job, &label)?);
-    }
+    Ok(Live {
+        label,
+        executor: executor_name.to_string(),
+        workers,
+        exec,
+        pool_start_s,
+        reps: Vec::with_capacity(cfg.repeat),
+    })
+}
+
+/// Turns a configuration's repetitions into its result, checking every checksum.
+fn summarise(
+    cfg: &SweepConfig,
+    job: &Job,
+    live: Live,
+    reference: &mut Option<u64>,
+) -> Result<RunResult> {
+    let Live {
+        label,
+        executor,
+        workers,
+        exec,
+        pool_start_s,
+        reps,
+    } = live;
     drop(exec);
     let checksum = reps[0].batch.checksum()?;
     for rep in &reps {
@@ -195,7 +219,7 @@ fn measure(
         .then(|| tasks.div_ceil(workers) as f64 * params.latency_ms as f64 / 1e3);
     Ok(RunResult {
         workload: job.workload.name().to_string(),
-        executor: executor_name.to_string(),
+        executor,
         workers,
         tasks,
         size: params.size,
@@ -219,16 +243,30 @@ fn measure(
     })
 }
 
+/// Number of batches the sweep runs: a warm-up plus `repeat` timed ones per configuration.
+pub fn steps(cfg: &SweepConfig) -> usize {
+    configurations(cfg).len() * (cfg.repeat + 1)
+}
+
 /// Runs the sweep. Serial runs first for each workload and is the checksum reference; when
 /// serial is not among the executors, one unreported serial batch still provides it.
+///
+/// All of a workload's pools are started and warmed up first; then the repetitions go round
+/// the configurations in turn (serial, threads x1, ..., serial, threads x1, ...). A burst of
+/// noise on a shared machine then hits every executor alike instead of one configuration's
+/// whole sample, so the speedups, which are ratios, hold up.
 pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Result<Report> {
     if cfg.repeat == 0 {
         return Err(crate::error::UsageError::new("repeat must be at least 1").into());
     }
     let configs = configurations(cfg);
-    let total = configs.len();
-    let mut results = Vec::with_capacity(total);
+    let total = steps(cfg);
+    let mut results = Vec::with_capacity(configs.len());
     let mut index = 0;
+    let mut step = |label: &str| {
+        on_event(Event::Start(index, total, label.to_string()));
+        index += 1;
+    };
     for workload_name in &cfg.workloads {
         interrupt::check()?;
         let params = cfg.overrides.params_for(workload_name)?;
@@ -245,17 +283,32 @@ pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Result<Repor
         }
         let mut ordered: Vec<&String> = cfg.executors.iter().filter(|e| *e == "serial").collect();
         ordered.extend(cfg.executors.iter().filter(|e| *e != "serial"));
-        let first = results.len();
+        let mut live = Vec::new();
         for executor_name in ordered {
             for (w, e, n) in configs
                 .iter()
                 .filter(|(w, e, _)| w == workload_name && e == executor_name)
             {
                 interrupt::check()?;
-                on_event(Event::Start(index, total, format!("{w}/{e}/{n}")));
-                index += 1;
-                results.push(measure(cfg, &job, e, *n, &mut reference)?);
+                step(&format!("{w}/{e}/{n} (start, warm-up)"));
+                live.push(start_live(cfg, &job, e, *n)?);
             }
+        }
+        for rep in 0..cfg.repeat {
+            for l in live.iter_mut() {
+                interrupt::check()?;
+                step(&format!(
+                    "{} (repetition {} of {})",
+                    l.label,
+                    rep + 1,
+                    cfg.repeat
+                ));
+                l.reps.push(timed_batch(l.exec.as_mut(), &job, &l.label)?);
+            }
+        }
+        let first = results.len();
+        for l in live {
+            results.push(summarise(cfg, &job, l, &mut reference)?);
         }
         let serial_median = results[first..]
             .iter()
