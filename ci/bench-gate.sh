@@ -29,6 +29,8 @@
 #   PARBENCH_GATE_THRESHOLD  percent slowdown that counts [5]
 #   PARBENCH_GATE_WARMUP     Criterion --warm-up-time, seconds [0.2]
 #   PARBENCH_GATE_MEASURE    Criterion --measurement-time, seconds [0.5]
+#   PARBENCH_GATE_STATISTIC  what stands for one pass: median (Criterion's) or min (the fastest
+#                            sample, robust to bursts of host noise with longer passes) [median]
 #   PARBENCH_PROFILE         the suite's profile [quick: 1/16 of the work per task]
 #   PARBENCH_GATE_BENCH      cargo bench target [bench_main]
 #   PARBENCH_GATE_WORK       scratch dir: base worktree, base target dir, logs [<target>/bench-gate]
@@ -80,6 +82,7 @@ ROUNDS="${PARBENCH_GATE_ROUNDS:-5}"
 THRESHOLD="${PARBENCH_GATE_THRESHOLD:-5}"
 WARMUP="${PARBENCH_GATE_WARMUP:-0.2}"
 MEASURE="${PARBENCH_GATE_MEASURE:-0.5}"
+STATISTIC="${PARBENCH_GATE_STATISTIC:-median}"
 # The suite's quick profile (1/16 of the work per task) unless the caller chose one: a gate
 # compares like with like, so it needs short benches, not the figures of the article.
 export PARBENCH_PROFILE="${PARBENCH_PROFILE:-quick}"
@@ -94,6 +97,7 @@ fi
 [[ "$THRESHOLD" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "PARBENCH_GATE_THRESHOLD=$THRESHOLD is not a percentage"
 [[ "$WARMUP" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "PARBENCH_GATE_WARMUP=$WARMUP is not seconds"
 [[ "$MEASURE" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "PARBENCH_GATE_MEASURE=$MEASURE is not seconds"
+[[ "$STATISTIC" =~ ^(median|min)$ ]] || die "PARBENCH_GATE_STATISTIC=$STATISTIC is not median or min"
 command -v jq >/dev/null || die "jq is required (apt-get install jq)"
 command -v cargo >/dev/null || die "cargo is not on PATH"
 
@@ -215,7 +219,7 @@ judge() {
     local prefix="$1" filter="$2" threshold="$3" format="$4"
     "$PARBENCH" compare --criterion-dir "$CRIT" --base "$(names "${prefix}base")" \
         --head "$(names "${prefix}head")" --threshold "$threshold" --filter "$filter" \
-        --format "$format"
+        --format "$format" --statistic "$STATISTIC"
 }
 
 # regressed_regex JSON_FILE: an anchored regex matching exactly the regressed ids.
@@ -307,7 +311,8 @@ if [[ "$MODE" == gate ]]; then
     {
         cat "$WORK/gate.md"
         echo
-        echo "Filter \`$FILTER\`, threshold $THRESHOLD%, warm-up ${WARMUP}s, measurement ${MEASURE}s;" \
+        echo "Filter \`$FILTER\`, threshold $THRESHOLD%, warm-up ${WARMUP}s, measurement ${MEASURE}s," \
+            "statistic $STATISTIC;" \
             "builds $((BUILT - START)) s, measurement $((SECONDS - BUILT)) s."
     } >"$WORK/gate-full.md"
     write_summary "Benchmark gate $base_sha -> $head_sha: $verdict" "$WORK/gate-full.md"
@@ -379,7 +384,8 @@ confirmed() {
 nbench="$(jq '[.rows[] | select(.verdict != "missing")] | length' "$CAL/${runs[0]}/stage1.json")"
 {
     echo "Calibration: $CAL_N A/A gates and $CAL_N gates with PARBENCH_SLOWDOWN=$SLOWDOWN on head;"
-    echo "filter \`$FILTER\` ($nbench benchmarks), $ROUNDS rounds, warm-up ${WARMUP}s, measurement ${MEASURE}s;"
+    echo "filter \`$FILTER\` ($nbench benchmarks), $ROUNDS rounds, warm-up ${WARMUP}s, measurement ${MEASURE}s,"
+    echo "statistic $STATISTIC;"
     echo "$((SECONDS - START)) s in all."
     echo
     echo "| threshold | A/A gates failed | A/A benchmarks failed | slowdown gates failed |"

@@ -2,7 +2,7 @@
 //! (written by `fixtures/criterion/make.py`): every verdict and every exit code.
 
 use clap::Parser;
-use parbench::compare::{self, CompareArgs, Comparison, Evidence, Verdict};
+use parbench::compare::{self, CompareArgs, Comparison, Evidence, Statistic, Verdict};
 use parbench::error::UsageError;
 use std::path::PathBuf;
 
@@ -23,6 +23,7 @@ fn gate(filter: Option<&str>) -> Result<Comparison, UsageError> {
         &names("head", 5),
         0.05,
         filter,
+        Statistic::Median,
     )
 }
 
@@ -108,6 +109,7 @@ fn missing_only_passes() {
         &names("head", 2),
         0.05,
         None,
+        Statistic::Median,
     )
     .unwrap();
     assert!(cmp.rows.iter().all(|r| r.verdict == Verdict::Missing));
@@ -120,7 +122,15 @@ fn missing_only_passes() {
 fn single_pair_falls_back_to_criterion_interval_and_says_it_is_weak() {
     let dir = fixture("single");
     let one = |s: &str| vec![s.to_string()];
-    let cmp = compare::compare(&dir, &one("base"), &one("new"), 0.05, None).unwrap();
+    let cmp = compare::compare(
+        &dir,
+        &one("base"),
+        &one("new"),
+        0.05,
+        None,
+        Statistic::Median,
+    )
+    .unwrap();
     let row = |id: &str| cmp.rows.iter().find(|r| r.id == id).unwrap();
     assert_eq!(row("cpu/serial/1").verdict, Verdict::Regressed);
     assert!(matches!(
@@ -197,6 +207,7 @@ fn a_baseline_missing_everywhere_is_named() {
         &["head_1".into(), "head_2".into()],
         0.05,
         None,
+        Statistic::Median,
     )
     .unwrap_err();
     assert!(
@@ -213,6 +224,7 @@ fn corrupt_json_names_the_file() {
         &names("head", 5),
         0.05,
         None,
+        Statistic::Median,
     )
     .unwrap_err();
     let msg = err.to_string();
@@ -231,6 +243,7 @@ fn empty_or_absent_directories_are_errors() {
         &names("head", 1),
         0.05,
         None,
+        Statistic::Median,
     )
     .unwrap_err();
     assert!(err.to_string().contains("no Criterion benchmarks"), "{err}");
@@ -378,4 +391,69 @@ mod cli {
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("baseline nope is missing"));
     }
+}
+
+#[test]
+fn min_statistic_sees_through_bursts_that_move_the_median() {
+    let judge = |statistic| {
+        compare::compare(
+            &fixture("samples"),
+            &names("base", 5),
+            &names("head", 5),
+            0.05,
+            None,
+            statistic,
+        )
+        .unwrap()
+    };
+    let median = judge(Statistic::Median);
+    assert_eq!(verdict(&median, "cpu/serial/1"), Verdict::Regressed);
+    assert_eq!(verdict(&median, "cpu/rayon/2"), Verdict::Unchanged);
+    let min = judge(Statistic::Min);
+    assert_eq!(min.statistic, Statistic::Min);
+    assert_eq!(verdict(&min, "cpu/serial/1"), Verdict::Unchanged);
+    assert_eq!(verdict(&min, "cpu/rayon/2"), Verdict::Regressed);
+    let rayon = min.rows.iter().find(|r| r.id == "cpu/rayon/2").unwrap();
+    for r in &rayon.ratios {
+        assert!((r.unwrap() - 1.08).abs() < 1e-9, "{:?}", rayon.ratios);
+    }
+    assert!((rayon.base_median_ns.unwrap() - 1.0e7).abs() < 1e-3);
+    let (code, text) = exit_code(&[
+        "--criterion-dir",
+        fixture("samples").to_str().unwrap(),
+        "--base",
+        "base_1,base_2,base_3,base_4,base_5",
+        "--head",
+        "head_1,head_2,head_3,head_4,head_5",
+        "--statistic",
+        "min",
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("per baseline: fastest sample"), "{text}");
+}
+
+#[test]
+fn min_statistic_without_sample_json_names_the_file() {
+    let (code, text) = exit_code(&[
+        "--criterion-dir",
+        fixture("no-samples").to_str().unwrap(),
+        "--base",
+        "base_1,base_2",
+        "--head",
+        "head_1,head_2",
+        "--statistic",
+        "min",
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("sample.json"), "{text}");
+    // The median needs only estimates.json.
+    let (code, text) = exit_code(&[
+        "--criterion-dir",
+        fixture("no-samples").to_str().unwrap(),
+        "--base",
+        "base_1,base_2",
+        "--head",
+        "head_1,head_2",
+    ]);
+    assert_eq!(code, 0, "{text}");
 }

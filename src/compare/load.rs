@@ -10,18 +10,36 @@ use crate::error::UsageError;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// One benchmark found on disk, with the medians of the requested baselines.
+/// Which number of a saved baseline stands for it.
+///
+/// `median` is Criterion's median time per iteration (`estimates.json`), the spec's default.
+/// `min` is the fastest sample's time per iteration (`sample.json`): on a host that slows a
+/// vCPU by bursts (another tenant on the SMT sibling), the median of a short pass can fall
+/// inside one burst, while a pass of a few seconds nearly always holds some undisturbed
+/// samples, and CPU-bound code cannot run faster than undisturbed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Statistic {
+    /// Criterion's `median.point_estimate`.
+    #[default]
+    Median,
+    /// The fastest sample: `min(times[i] / iters[i])` from `sample.json`.
+    Min,
+}
+
+/// One benchmark found on disk, with the chosen statistic of the requested baselines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
     /// Criterion's `full_id`, or the directory path relative to the root when it is unknown.
     pub id: String,
     /// The benchmark directory (parent of the baseline directories).
     pub dir: PathBuf,
-    /// Median time per iteration (ns) for each base baseline, in the order given.
+    /// Time per iteration (ns) for each base baseline, in the order given.
     pub base: Vec<Option<f64>>,
-    /// Median time per iteration (ns) for each head baseline, in the order given.
+    /// Time per iteration (ns) for each head baseline, in the order given.
     pub head: Vec<Option<f64>>,
-    /// Criterion's last relative change of the median, from `change/estimates.json`.
+    /// Criterion's last relative change of the median, from `change/estimates.json` (read
+    /// only for the median statistic, which that interval is about).
     pub change: Option<ChangeInterval>,
 }
 
@@ -58,6 +76,12 @@ struct Estimates {
 }
 
 #[derive(Deserialize)]
+struct SampleJson {
+    iters: Vec<f64>,
+    times: Vec<f64>,
+}
+
+#[derive(Deserialize)]
 struct BenchmarkJson {
     full_id: Option<String>,
 }
@@ -65,11 +89,17 @@ struct BenchmarkJson {
 /// Names Criterion uses for directories that are not benchmarks.
 const NOT_BENCHMARKS: [&str; 3] = ["report", "change", "new"];
 
-/// Walks `root` and returns every benchmark directory with the medians of `base` and `head`.
+/// Walks `root` and returns every benchmark directory with the `statistic` of each baseline
+/// of `base` and `head`.
 ///
 /// Errors (all exit 2) name the offending file: a missing or unreadable root, a directory
 /// with no Criterion data at all, or corrupt JSON.
-pub fn load(root: &Path, base: &[String], head: &[String]) -> Result<Vec<Found>, UsageError> {
+pub fn load(
+    root: &Path,
+    base: &[String],
+    head: &[String],
+    statistic: Statistic,
+) -> Result<Vec<Found>, UsageError> {
     let meta = std::fs::metadata(root).map_err(|e| {
         UsageError::new(format!(
             "criterion directory {}: {e} (run the benches first, or pass --criterion-dir)",
@@ -93,7 +123,7 @@ pub fn load(root: &Path, base: &[String], head: &[String]) -> Result<Vec<Found>,
     dirs.sort();
     let mut found = Vec::with_capacity(dirs.len());
     for dir in dirs {
-        found.push(read_benchmark(root, &dir, base, head)?);
+        found.push(read_benchmark(root, &dir, base, head, statistic)?);
     }
     Ok(found)
 }
@@ -133,31 +163,77 @@ fn read_benchmark(
     dir: &Path,
     base: &[String],
     head: &[String],
+    statistic: Statistic,
 ) -> Result<Found, UsageError> {
-    let median = |name: &String| -> Result<Option<f64>, UsageError> {
-        let file = dir.join(name).join("estimates.json");
-        if !file.is_file() {
+    // A baseline exists when Criterion wrote its estimates; the statistic may live beside them.
+    let value = |name: &String| -> Result<Option<f64>, UsageError> {
+        let baseline = dir.join(name);
+        let estimates = baseline.join("estimates.json");
+        if !estimates.is_file() {
             return Ok(None);
         }
-        let est: Estimates = parse(&file)?;
-        let m = est.median.point_estimate;
-        if !(m.is_finite() && m > 0.0) {
+        let (file, value) = match statistic {
+            Statistic::Median => {
+                let est: Estimates = parse(&estimates)?;
+                (estimates, est.median.point_estimate)
+            }
+            Statistic::Min => {
+                let file = baseline.join("sample.json");
+                let value = fastest_sample(&file)?;
+                (file, value)
+            }
+        };
+        if !(value.is_finite() && value > 0.0) {
             return Err(UsageError::new(format!(
-                "{}: median.point_estimate is {m}, not a positive time",
-                file.display()
+                "{}: {} time per iteration is {value}, not a positive time",
+                file.display(),
+                statistic.as_str()
             )));
         }
-        Ok(Some(m))
+        Ok(Some(value))
     };
-    let base_medians = base.iter().map(median).collect::<Result<Vec<_>, _>>()?;
-    let head_medians = head.iter().map(median).collect::<Result<Vec<_>, _>>()?;
+    let base_values = base.iter().map(value).collect::<Result<Vec<_>, _>>()?;
+    let head_values = head.iter().map(value).collect::<Result<Vec<_>, _>>()?;
+    let change = match statistic {
+        Statistic::Median => read_change(dir)?,
+        Statistic::Min => None,
+    };
     Ok(Found {
         id: read_id(root, dir, base, head)?,
         dir: dir.to_path_buf(),
-        base: base_medians,
-        head: head_medians,
-        change: read_change(dir)?,
+        base: base_values,
+        head: head_values,
+        change,
     })
+}
+
+impl Statistic {
+    /// Lower-case name, as on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Statistic::Median => "median",
+            Statistic::Min => "min",
+        }
+    }
+}
+
+/// The fastest sample's time per iteration in `sample.json`.
+fn fastest_sample(file: &Path) -> Result<f64, UsageError> {
+    let sample: SampleJson = parse(file)?;
+    if sample.iters.len() != sample.times.len() || sample.iters.is_empty() {
+        return Err(UsageError::new(format!(
+            "{}: iters and times must be non-empty and of equal length",
+            file.display()
+        )));
+    }
+    sample
+        .times
+        .iter()
+        .zip(&sample.iters)
+        .map(|(t, n)| t / n)
+        .filter(|x| x.is_finite())
+        .min_by(f64::total_cmp)
+        .ok_or_else(|| UsageError::new(format!("{}: no finite time per iteration", file.display())))
 }
 
 /// The id from the first `benchmark.json` found in the named baselines or `new`, else the path.

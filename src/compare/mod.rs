@@ -17,7 +17,7 @@
 mod load;
 mod render;
 
-pub use load::{load, ChangeInterval, Found};
+pub use load::{load, ChangeInterval, Found, Statistic};
 
 use crate::error::UsageError;
 use serde::Serialize;
@@ -79,6 +79,10 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// What stands for one baseline: Criterion's median, or the fastest sample (robust to
+    /// bursts of host noise when passes last a few seconds; `ci/bench-gate.sh` uses it).
+    #[arg(long, value_enum, default_value_t = Statistic::Median)]
+    pub statistic: Statistic,
 }
 
 /// The gate's decision for one benchmark.
@@ -134,7 +138,7 @@ pub enum Evidence {
 pub struct Row {
     /// Benchmark id (`cpu/rayon/2`).
     pub id: String,
-    /// Median over the base baselines of Criterion's median time per iteration, in ns.
+    /// Median over the base baselines of the statistic (time per iteration, ns).
     pub base_median_ns: Option<f64>,
     /// The same for the head baselines, in ns.
     pub head_median_ns: Option<f64>,
@@ -159,6 +163,8 @@ pub struct Comparison {
     pub head: Vec<String>,
     /// Threshold as a fraction (0.05 = 5%).
     pub threshold: f64,
+    /// What stands for one baseline.
+    pub statistic: Statistic,
     /// One row per benchmark.
     pub rows: Vec<Row>,
 }
@@ -248,13 +254,14 @@ pub fn compare(
     head: &[String],
     threshold: f64,
     filter: Option<&str>,
+    statistic: Statistic,
 ) -> Result<Comparison, UsageError> {
     check_names(base, head)?;
     let filter = filter
         .map(regex::Regex::new)
         .transpose()
         .map_err(|e| UsageError::new(format!("--filter: {e}")))?;
-    let mut found = load(dir, base, head)?;
+    let mut found = load(dir, base, head, statistic)?;
     // A baseline that no benchmark has is a typo or a pass that never ran: refuse to guess.
     // Checked before filtering, so that a filter selecting only added benchmarks stays legal.
     for (side, names) in [(Side::Base, base), (Side::Head, head)] {
@@ -284,6 +291,7 @@ pub fn compare(
         base: base.to_vec(),
         head: head.to_vec(),
         threshold,
+        statistic,
         rows,
     })
 }
@@ -417,6 +425,7 @@ pub fn command_to(args: CompareArgs, out: &mut dyn Write) -> anyhow::Result<i32>
         &args.head,
         threshold,
         args.filter.as_deref(),
+        args.statistic,
     )?;
     let text = match args.format {
         Format::Table => cmp.to_table(),

@@ -46,13 +46,17 @@ fn summary(cmp: &Comparison) -> String {
 }
 
 fn rule(cmp: &Comparison) -> String {
+    let per_baseline = match cmp.statistic {
+        super::Statistic::Median => "Criterion's median",
+        super::Statistic::Min => "fastest sample",
+    };
     let k = cmp.base.len();
     let needed = (super::AGREEMENT * k as f64).ceil() as usize;
     let t = cmp.threshold * 100.0;
     if k >= 2 {
         format!(
             "{k} pairs ({} vs {}); regressed = median head/base > {:.3} and >= {needed} of {k} \
-             pairs slower (improved: the mirror image)",
+             pairs slower (improved: the mirror image); per baseline: {per_baseline}",
             cmp.base.join(","),
             cmp.head.join(","),
             1.0 + t / 100.0
@@ -60,7 +64,7 @@ fn rule(cmp: &Comparison) -> String {
     } else {
         format!(
             "1 pair ({} vs {}), threshold {t}%: a single pair is weak evidence; \
-             interleave several passes (ci/bench-gate.sh)",
+             interleave several passes (ci/bench-gate.sh); per baseline: {per_baseline}",
             cmp.base.join(","),
             cmp.head.join(",")
         )
