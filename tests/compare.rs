@@ -16,15 +16,24 @@ fn names(prefix: &str, k: usize) -> Vec<String> {
     (1..=k).map(|i| format!("{prefix}_{i}")).collect()
 }
 
-fn gate(filter: Option<&str>) -> Result<Comparison, UsageError> {
+/// The fixture `name` judged over the 5 pairs base_i / head_i at a 5% threshold.
+fn five_pairs(
+    name: &str,
+    filter: Option<&str>,
+    statistic: Statistic,
+) -> Result<Comparison, UsageError> {
     compare::compare(
-        &fixture("gate"),
+        &fixture(name),
         &names("base", 5),
         &names("head", 5),
         0.05,
         filter,
-        Statistic::Median,
+        statistic,
     )
+}
+
+fn gate(filter: Option<&str>) -> Result<Comparison, UsageError> {
+    five_pairs("gate", filter, Statistic::Median)
 }
 
 fn verdict(cmp: &Comparison, id: &str) -> Verdict {
@@ -57,6 +66,16 @@ fn exit_code(argv: &[&str]) -> (i32, String) {
             (2, e.to_string())
         }
     }
+}
+
+/// `parbench compare` on the fixture `name` with k pairs base_i / head_i, plus `extra`.
+fn compare_cli(name: &str, k: usize, extra: &[&str]) -> (i32, String) {
+    let dir = fixture(name);
+    let (base, head) = (names("base", k).join(","), names("head", k).join(","));
+    let mut argv = vec!["--criterion-dir", dir.to_str().unwrap()];
+    argv.extend(["--base", &base, "--head", &head]);
+    argv.extend(extra);
+    exit_code(&argv)
 }
 
 #[test]
@@ -154,17 +173,7 @@ fn single_pair_falls_back_to_criterion_interval_and_says_it_is_weak() {
 
 #[test]
 fn exit_codes_through_the_command() {
-    let gate_dir = fixture("gate");
-    let gate_dir = gate_dir.to_str().unwrap();
-    let pairs = ["--base", "base_1,base_2,base_3,base_4,base_5"];
-    let heads = ["--head", "head_1,head_2,head_3,head_4,head_5"];
-    let run = |extra: &[&str]| {
-        let mut argv = vec!["--criterion-dir", gate_dir];
-        argv.extend(pairs);
-        argv.extend(heads);
-        argv.extend(extra);
-        exit_code(&argv)
-    };
+    let run = |extra: &[&str]| compare_cli("gate", 5, extra);
     assert_eq!(run(&[]).0, 1, "a regression fails the gate");
     assert_eq!(run(&["--filter", "^dot/"]).0, 0, "improved + missing pass");
     assert_eq!(run(&["--format", "json", "--filter", "rayon"]).0, 0);
@@ -218,15 +227,7 @@ fn a_baseline_missing_everywhere_is_named() {
 
 #[test]
 fn corrupt_json_names_the_file() {
-    let err = compare::compare(
-        &fixture("corrupt"),
-        &names("base", 5),
-        &names("head", 5),
-        0.05,
-        None,
-        Statistic::Median,
-    )
-    .unwrap_err();
+    let err = five_pairs("corrupt", None, Statistic::Median).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("head_3/estimates.json"), "{msg}");
     assert!(msg.contains("corrupt JSON"), "{msg}");
@@ -395,17 +396,7 @@ mod cli {
 
 #[test]
 fn min_statistic_sees_through_bursts_that_move_the_median() {
-    let judge = |statistic| {
-        compare::compare(
-            &fixture("samples"),
-            &names("base", 5),
-            &names("head", 5),
-            0.05,
-            None,
-            statistic,
-        )
-        .unwrap()
-    };
+    let judge = |statistic| five_pairs("samples", None, statistic).unwrap();
     let median = judge(Statistic::Median);
     assert_eq!(verdict(&median, "cpu/serial/1"), Verdict::Regressed);
     assert_eq!(verdict(&median, "cpu/rayon/2"), Verdict::Unchanged);
@@ -418,42 +409,17 @@ fn min_statistic_sees_through_bursts_that_move_the_median() {
         assert!((r.unwrap() - 1.08).abs() < 1e-9, "{:?}", rayon.ratios);
     }
     assert!((rayon.base_median_ns.unwrap() - 1.0e7).abs() < 1e-3);
-    let (code, text) = exit_code(&[
-        "--criterion-dir",
-        fixture("samples").to_str().unwrap(),
-        "--base",
-        "base_1,base_2,base_3,base_4,base_5",
-        "--head",
-        "head_1,head_2,head_3,head_4,head_5",
-        "--statistic",
-        "min",
-    ]);
+    let (code, text) = compare_cli("samples", 5, &["--statistic", "min"]);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("per baseline: fastest sample"), "{text}");
 }
 
 #[test]
 fn min_statistic_without_sample_json_names_the_file() {
-    let (code, text) = exit_code(&[
-        "--criterion-dir",
-        fixture("no-samples").to_str().unwrap(),
-        "--base",
-        "base_1,base_2",
-        "--head",
-        "head_1,head_2",
-        "--statistic",
-        "min",
-    ]);
+    let (code, text) = compare_cli("no-samples", 2, &["--statistic", "min"]);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("sample.json"), "{text}");
     // The median needs only estimates.json.
-    let (code, text) = exit_code(&[
-        "--criterion-dir",
-        fixture("no-samples").to_str().unwrap(),
-        "--base",
-        "base_1,base_2",
-        "--head",
-        "head_1,head_2",
-    ]);
+    let (code, text) = compare_cli("no-samples", 2, &[]);
     assert_eq!(code, 0, "{text}");
 }
