@@ -27,6 +27,24 @@ pub enum Statistic {
     Min,
 }
 
+impl Statistic {
+    /// Lower-case name, as on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Statistic::Median => "median",
+            Statistic::Min => "min",
+        }
+    }
+
+    /// What one baseline's number is, in words for the reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Statistic::Median => "Criterion's median",
+            Statistic::Min => "fastest sample",
+        }
+    }
+}
+
 /// One benchmark found on disk, with the chosen statistic of the requested baselines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
@@ -205,16 +223,6 @@ fn read_benchmark(
         head: head_values,
         change,
     })
-}
-
-impl Statistic {
-    /// Lower-case name, as on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Statistic::Median => "median",
-            Statistic::Min => "min",
-        }
-    }
 }
 
 /// The fastest sample's time per iteration in `sample.json`.

@@ -80,7 +80,8 @@ pub struct CompareArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// What stands for one baseline: Criterion's median, or the fastest sample (robust to
-    /// bursts of host noise when passes last a few seconds; `ci/bench-gate.sh` uses it).
+    /// bursts of host noise when passes last a few seconds; `PARBENCH_GATE_STATISTIC=min`
+    /// selects it in `ci/bench-gate.sh`).
     #[arg(long, value_enum, default_value_t = Statistic::Median)]
     pub statistic: Statistic,
 }

@@ -46,10 +46,7 @@ fn summary(cmp: &Comparison) -> String {
 }
 
 fn rule(cmp: &Comparison) -> String {
-    let per_baseline = match cmp.statistic {
-        super::Statistic::Median => "Criterion's median",
-        super::Statistic::Min => "fastest sample",
-    };
+    let per_baseline = cmp.statistic.describe();
     let k = cmp.base.len();
     let needed = (super::AGREEMENT * k as f64).ceil() as usize;
     let t = cmp.threshold * 100.0;
