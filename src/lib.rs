@@ -9,15 +9,18 @@
 //! and that record feeds the table, the exports, the pictures and the Criterion benches.
 
 pub mod cli;
+pub mod commands;
 pub mod compare;
+pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod export;
 pub mod interrupt;
 pub mod measure;
+pub mod paths;
 pub mod plot;
 pub mod progress;
 pub mod report;
-pub mod run;
 pub mod system;
+pub mod task;
 pub mod workload;

@@ -62,6 +62,11 @@ impl Progress {
         }
     }
 
+    /// Replaces the message of the running configuration (e.g. its round count).
+    pub fn message(&self, label: impl Into<String>) {
+        self.bar.set_message(label.into());
+    }
+
     /// Marks the last configuration done and removes the bar from the terminal.
     pub fn finish(&mut self) {
         if self.started > 0 && self.bar.position() < self.total {

@@ -1,5 +1,6 @@
 //! The result of one configuration in a sweep: what the table, the exports and the charts read.
 
+use crate::engine::stats::Estimate;
 use crate::measure::{Counters, TaskRecord};
 use serde::{Deserialize, Serialize};
 
@@ -52,10 +53,18 @@ pub struct RunResult {
     pub inner_threads: usize,
     /// Wall time of the batch over the repetitions.
     pub wall_s: Spread,
-    /// Median serial wall time / median wall time, when serial ran in the same sweep.
-    pub speedup: Option<f64>,
-    /// speedup / min(workers, cores).
+    /// Median over paired rounds of serial_i / executor_i, with its 95% interval.
+    pub speedup: Option<Estimate>,
+    /// Plain efficiency: the speedup's median / min(workers, cores).
     pub efficiency: Option<f64>,
+    /// The host ceiling measured in the same rounds: c spinners' throughput over one
+    /// spinner's, c = min(workers, cores). Median over rounds, with its interval.
+    pub ceiling: Option<Estimate>,
+    /// Median over rounds of speedup_i / ceiling_i: the share of what the host delivered
+    /// that the executor used. The figure to read for CPU-bound work on a noisy host.
+    pub efficiency_vs_ceiling: Option<Estimate>,
+    /// Paired rounds measured.
+    pub rounds: usize,
     /// api: the ideal wall time ceil(tasks / workers) x latency.
     pub ideal_s: Option<f64>,
     /// api: median wall / ideal.
@@ -91,6 +100,10 @@ pub struct Machine {
     pub commit: Option<String>,
     /// parbench version.
     pub version: String,
+    /// What the host did during the run, when it matters for reading it (e.g. it delivered
+    /// fewer cores than asked in many rounds).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A whole sweep: the machine and every configuration's result.

@@ -1,10 +1,13 @@
 //! The pictures read back: bars, lanes, axes and points checked against the records.
 
+use parbench::commands::chart::{self, ChartArgs};
+use parbench::commands::timeline::{self, TimelineArgs};
+use parbench::engine::analysis::fill_serial_fractions;
+use parbench::engine::stats::{amdahl_fit, Estimate};
 use parbench::error::Error;
 use parbench::measure::{Counters, TaskRecord};
 use parbench::plot::{
-    self, amdahl_fit, fill_serial_fractions, speedup_chart, speedup_svg, timeline_svg,
-    write_result_timeline, write_timeline, Panel, TimelineArgs,
+    self, speedup_chart, speedup_svg, timeline_svg, write_result_timeline, write_timeline, Panel,
 };
 use parbench::report::{RunResult, Spread};
 use regex::Regex;
@@ -289,8 +292,11 @@ fn result(workload: &str, executor: &str, workers: usize, wall: f64, serial: f64
             min: wall,
             max: wall,
         },
-        speedup: Some(serial / wall),
+        speedup: Some(Estimate::exact(serial / wall)),
         efficiency: None,
+        ceiling: None,
+        efficiency_vs_ceiling: None,
+        rounds: 1,
         ideal_s: None,
         wall_over_ideal: None,
         cpu_s: wall,
@@ -339,7 +345,7 @@ fn speedup_chart_points_lines_and_fits_match_the_results() {
             .find(|p| {
                 p.get("data-executor") == r.executor
                     && p.num("data-workers") as usize == r.workers
-                    && (p.num("data-speedup") - r.speedup.unwrap()).abs() < 1e-3
+                    && (p.num("data-speedup") - r.speedup.unwrap().median).abs() < 1e-3
             })
             .unwrap_or_else(|| panic!("no point for {} x{}", r.executor, r.workers));
         assert!(p.get("fill") == plot::executor_colour(&r.executor));
@@ -357,7 +363,7 @@ fn speedup_chart_points_lines_and_fits_match_the_results() {
     let pool_points: Vec<(usize, f64)> = results
         .iter()
         .filter(|r| r.workload == "cpu" && r.executor == "pool")
-        .map(|r| (r.workers.min(cores), r.speedup.unwrap()))
+        .map(|r| (r.workers.min(cores), r.speedup.unwrap().median))
         .collect();
     let pool_fit = fits
         .iter()
@@ -477,7 +483,7 @@ fn timeline_command_runs_one_batch_per_executor() {
     };
     let out = output.to_str().unwrap();
     let args = parse(&["-o", out, "--workers", "3", "--tasks", "6"]);
-    assert_eq!(plot::command(args.clone()).unwrap(), 0);
+    assert_eq!(timeline::command(args.clone()).unwrap(), 0);
     let svg = std::fs::read_to_string(&output).unwrap();
     let panels = elements(&svg, "g", "panel");
     let names: Vec<&str> = panels.iter().map(|p| p.get("data-executor")).collect();
@@ -491,11 +497,11 @@ fn timeline_command_runs_one_batch_per_executor() {
 
     let pdf = dir.path().join("t.pdf");
     let bad = parse(&["-o", pdf.to_str().unwrap(), "--workers", "3"]);
-    assert!(matches!(plot::command(bad), Err(Error::Usage(_))));
+    assert!(matches!(timeline::command(bad), Err(Error::Usage(_))));
     let bad = parse(&["-o", out, "--workers", "0"]);
-    assert!(matches!(plot::command(bad), Err(Error::Usage(_))));
+    assert!(matches!(timeline::command(bad), Err(Error::Usage(_))));
     let bad = parse(&["-o", out, "--tasks", "0"]);
-    assert!(matches!(plot::command(bad), Err(Error::Usage(_))));
+    assert!(matches!(timeline::command(bad), Err(Error::Usage(_))));
 }
 
 #[test]
@@ -509,6 +515,7 @@ fn chart_command_redraws_from_a_json_report() {
             os: "linux x86_64".into(),
             commit: None,
             version: "test".into(),
+            note: None,
         },
         results: sweep(),
     };
@@ -516,12 +523,12 @@ fn chart_command_redraws_from_a_json_report() {
     std::fs::write(&json, serde_json::to_string(&report).unwrap()).unwrap();
     let chart = dir.path().join("c.svg");
     let timelines = dir.path().join("tl");
-    let args = plot::ChartArgs {
+    let args = ChartArgs {
         report: json.clone(),
         output: Some(chart.clone()),
         timeline: Some(timelines.clone()),
     };
-    assert_eq!(plot::chart_command(args).unwrap(), 0);
+    assert_eq!(chart::command(args).unwrap(), 0);
     let svg = std::fs::read_to_string(&chart).unwrap();
     assert_eq!(
         elements(&svg, "circle", "point").len(),
@@ -536,19 +543,19 @@ fn chart_command_redraws_from_a_json_report() {
     let garbage = dir.path().join("bad.json");
     std::fs::write(&garbage, "{not json").unwrap();
     for input in [garbage, dir.path().join("missing.json")] {
-        let args = plot::ChartArgs {
+        let args = ChartArgs {
             report: input,
             output: Some(chart.clone()),
             timeline: None,
         };
-        assert!(matches!(plot::chart_command(args), Err(Error::Usage(_))));
+        assert!(matches!(chart::command(args), Err(Error::Usage(_))));
     }
-    let nothing = plot::ChartArgs {
+    let nothing = ChartArgs {
         report: json,
         output: None,
         timeline: None,
     };
-    assert!(matches!(plot::chart_command(nothing), Err(Error::Usage(_))));
+    assert!(matches!(chart::command(nothing), Err(Error::Usage(_))));
 }
 
 /// The binary, as a user runs it.

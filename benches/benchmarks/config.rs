@@ -5,7 +5,7 @@
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use parbench::executor::check_workers;
-use parbench::workload::ServerKind;
+use parbench::workload::{Overrides, ServerKind};
 use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -14,16 +14,13 @@ use std::time::Duration;
 /// reference machine, so both the scaling and the oversubscription show.
 pub const DEFAULT_WORKERS: &[usize] = &[1, 2, 4, 8];
 
-/// The quick profile cuts each task's work by this factor (each group says how it applies it),
-/// so a smoke run of the whole suite fits in a few minutes on 2 cores.
-pub const QUICK_DIVISOR: u64 = 16;
-
 /// How much measuring a run buys: a full run for the HTML report, or a smoke run for CI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// `cargo bench`: the workloads' own sizes, HTML report.
     Default,
-    /// `PARBENCH_PROFILE=quick` or `--quick`: [`QUICK_DIVISOR`] times less work per task,
+    /// `PARBENCH_PROFILE=quick` or `--quick`: `parbench::workload::QUICK_DIVISOR` times less work per task (each workload's
+    /// `quick` entry in the registry says how),
     /// short sampling, no plots (each benchmark's SVGs cost about a second on a loaded 2-core
     /// machine, more than its measurement).
     Quick,
@@ -96,14 +93,10 @@ pub struct Knobs {
     pub profile: Profile,
     /// `PARBENCH_WORKERS`: worker counts for every scaling executor.
     pub workers: Vec<usize>,
-    /// `PARBENCH_TASKS`: tasks per batch in every workload group.
-    pub tasks: Option<usize>,
-    /// `PARBENCH_LATENCY_MS`: api server latency.
-    pub latency_ms: Option<u64>,
-    /// `PARBENCH_SERVER`: which mock server the api group talks to.
-    pub server: Option<ServerKind>,
-    /// `PARBENCH_INNER_THREADS`: threads inside the dot kernel.
-    pub inner_threads: Option<usize>,
+    /// The workload parameters: the profile's sizes and `PARBENCH_TASKS`,
+    /// `PARBENCH_LATENCY_MS`, `PARBENCH_SERVER`, `PARBENCH_INNER_THREADS`; the size comes per
+    /// workload from [`size_for`].
+    pub overrides: Overrides,
     /// `PARBENCH_THROUGHPUT=1`: report elements/bytes per second.
     pub throughput: bool,
 }
@@ -128,7 +121,7 @@ impl Knobs {
             None => DEFAULT_WORKERS.to_vec(),
             Some(list) => parse_workers(&list),
         };
-        let server = var("PARBENCH_SERVER").map(|s| {
+        let server: Option<ServerKind> = var("PARBENCH_SERVER").map(|s| {
             serde_json::from_value(serde_json::Value::String(s.clone())).unwrap_or_else(|_| {
                 panic!("PARBENCH_SERVER={s}: expected 'mockito' or 'keepalive'")
             })
@@ -138,13 +131,21 @@ impl Knobs {
             Some("1") => true,
             Some(other) => panic!("PARBENCH_THROUGHPUT={other}: expected 0 or 1"),
         };
-        Knobs {
-            profile,
-            workers,
+        let overrides = Overrides {
+            profile: Some(match profile {
+                Profile::Default => parbench::workload::Profile::Full,
+                Profile::Quick => parbench::workload::Profile::Quick,
+            }),
             tasks: positive("PARBENCH_TASKS"),
             latency_ms: positive("PARBENCH_LATENCY_MS"),
             server,
             inner_threads: positive("PARBENCH_INNER_THREADS"),
+            ..Overrides::default()
+        };
+        Knobs {
+            profile,
+            workers,
+            overrides,
             throughput,
         }
     }

@@ -15,7 +15,7 @@ use std::hint::black_box;
 const INNER: &[usize] = &[1, 2, 4];
 
 fn kernel(c: &mut Criterion) {
-    let n = sweep::workload_params("dot", super::dot::quick).size as usize;
+    let n = sweep::workload_params("dot").size as usize;
     let mut rng = Rng::new(2017, 0);
     let a = Array2::from_shape_fn((n, n), |_| rng.next_f64());
     let b = Array2::from_shape_fn((n, n), |_| rng.next_f64());

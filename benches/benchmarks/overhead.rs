@@ -51,7 +51,7 @@ fn start_stop(group: &mut BenchmarkGroup<'_, WallTime>) {
                     drop(pool);
                     total += started.elapsed();
                     let batch = batch.unwrap_or_else(|e| panic!("{what}: {e}"));
-                    check(&batch, fixture.reference, &what);
+                    check(fixture, &batch, &what);
                 }
                 total
             });

@@ -2,12 +2,13 @@
 //! warm outside the timed region, fixtures opened once per group, and batches that are checked
 //! against the serial result before their time counts.
 
-use super::config::{self, knobs, Profile};
+use super::config::{self, knobs};
 use criterion::measurement::WallTime;
 use criterion::{
     AxisScale, BenchmarkGroup, BenchmarkId, Criterion, PlotConfiguration, SamplingMode, Throughput,
 };
-use parbench::executor::{self, ExecOptions, Executor, ExecutorInfo, Job, EXECUTORS};
+use parbench::engine::{Bench, Prepared};
+use parbench::executor::{self, ExecOptions, Executor, ExecutorInfo, EXECUTORS};
 use parbench::measure::Batch;
 use parbench::workload::{self, Params};
 use std::cell::OnceCell;
@@ -72,20 +73,13 @@ pub fn options(workers: usize) -> ExecOptions {
     options
 }
 
-/// An opened workload, its inputs, and the serial checksum every batch must reproduce.
-pub struct Fixture {
-    /// Workload and inputs, shared with the pools.
-    pub job: Job,
-    /// Combined checksum of a serial batch.
-    pub reference: u64,
-}
-
-/// A fixture opened on first use, so that `--list` and filtered runs never start a server or
-/// generate inputs for benchmarks they skip.
+/// A workload opened on first use, with its baseline and reference checksum (the engine's
+/// [`Bench`]), so that `--list` and filtered runs never start a server or generate inputs
+/// for benchmarks they skip.
 pub struct LazyFixture {
     workload: &'static str,
     params: Params,
-    cell: OnceCell<Fixture>,
+    cell: OnceCell<Bench>,
 }
 
 impl LazyFixture {
@@ -106,31 +100,20 @@ impl LazyFixture {
         LazyFixture::new("noop", params)
     }
 
-    /// Opens the workload, makes its inputs and runs the serial reference batch, once.
-    pub fn get(&self) -> &Fixture {
+    /// Opens the workload and runs the baseline's reference batch, once.
+    pub fn get(&self) -> &Bench {
         self.cell.get_or_init(|| {
             let name = self.workload;
-            let opened = workload::open(name, self.params.clone())
-                .unwrap_or_else(|e| panic!("cannot open workload {name}: {e}"));
-            let job = Job::new(opened)
-                .unwrap_or_else(|e| panic!("cannot make the inputs of workload {name}: {e}"));
-            let mut serial = executor::start("serial", &options(1))
-                .unwrap_or_else(|e| panic!("cannot start the serial reference: {e}"));
-            let batch = serial
-                .run(&job)
-                .unwrap_or_else(|e| panic!("{name}: the serial reference batch failed: {e}"));
-            let reference = batch
-                .checksum()
-                .unwrap_or_else(|e| panic!("{name}: the serial reference batch failed: {e}"));
-            Fixture { job, reference }
+            Bench::open(name, self.params.clone(), options(1))
+                .unwrap_or_else(|e| panic!("cannot open workload {name}: {e}"))
         })
     }
 
     /// Criterion throughput of one batch: tasks, plus bytes where the workload moves bytes.
     pub fn throughput(&self) -> Throughput {
-        let fixture = self.get();
-        let tasks = fixture.job.len() as u64;
-        match fixture.job.workload.bytes_per_task() {
+        let job = &self.get().job;
+        let tasks = job.len() as u64;
+        match job.workload.bytes_per_task() {
             Some(bytes) => Throughput::ElementsAndBytes {
                 elements: tasks,
                 bytes: tasks * bytes,
@@ -140,38 +123,35 @@ impl LazyFixture {
     }
 }
 
-/// Panics unless every task succeeded and the batch reproduces the serial checksum: a failed
-/// or wrong batch must stop the run, never be timed as if it were a result.
-pub fn check(batch: &Batch, reference: u64, what: &dyn Display) {
-    match batch.checksum() {
-        Ok(sum) if sum == reference => {}
-        Ok(sum) => {
-            panic!("{what}: checksum {sum:#x} differs from the serial reference {reference:#x}")
-        }
-        Err(e) => panic!("{what}: {e}"),
+/// Panics unless every task succeeded and the batch reproduces the reference: a failed or
+/// wrong batch must stop the run, never be timed as if it were a result.
+pub fn check(bench: &Bench, batch: &Batch, what: &dyn Display) {
+    if let Err(e) = bench.check(batch, &what.to_string()) {
+        panic!("{what}: {e}");
     }
 }
 
 /// Runs `iters` batches on a warm pool; only the `run` calls are timed, the checks are not.
 pub fn time_batches(
-    pool: &mut dyn Executor,
-    fixture: &Fixture,
+    prepared: &mut Prepared,
+    bench: &Bench,
     iters: u64,
     what: &dyn Display,
 ) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         let started = Instant::now();
-        let batch = pool.run(&fixture.job);
+        let batch = prepared.pool().run(&bench.job);
         total += started.elapsed();
         let batch = batch.unwrap_or_else(|e| panic!("{what}: {e}"));
-        check(&batch, fixture.reference, what);
+        check(bench, &batch, what);
     }
     total
 }
 
-/// Benchmarks batches of `fixture` on a pool of `point`, started once before the first sample
-/// and stopped after the last one. The id is `<group_name>/<function>/<parameter>`.
+/// Benchmarks batches of `fixture` on a pool of `point`, started and warmed up by the engine
+/// before the first sample and stopped after the last one. The id is
+/// `<group_name>/<function>/<parameter>`.
 pub fn bench_warm(
     group: &mut BenchmarkGroup<'_, WallTime>,
     group_name: &str,
@@ -180,42 +160,34 @@ pub fn bench_warm(
     point: Point,
     fixture: &LazyFixture,
 ) {
-    let mut pool: Option<Box<dyn Executor>> = None;
+    let mut pool: Option<Prepared> = None;
     let what = format!("{group_name}/{function}/{parameter}");
     let id = BenchmarkId::new(function, parameter);
     group.bench_with_input(id, &point, |b, point| {
-        let fixture = fixture.get();
-        let pool = pool.get_or_insert_with(|| point.start());
-        b.iter_custom(|iters| time_batches(pool.as_mut(), fixture, iters, &what));
+        let bench = fixture.get();
+        let prepared = pool.get_or_insert_with(|| {
+            bench
+                .prepare(point.name(), point.workers)
+                .unwrap_or_else(|e| panic!("{what}: cannot start the pool: {e}"))
+        });
+        b.iter_custom(|iters| time_batches(prepared, bench, iters, &what));
     });
 }
 
-/// The parameters a workload group runs with: the workload's defaults, scaled down by
-/// `quick` in the quick profile, then the `PARBENCH_*` overrides.
-pub fn workload_params(name: &'static str, quick: fn(&mut Params)) -> Params {
-    let knobs = knobs();
-    let mut params = workload::defaults(name).unwrap_or_else(|e| panic!("{e}"));
-    if knobs.profile == Profile::Quick {
-        quick(&mut params);
-    }
-    let overrides = parbench::run::Overrides {
-        tasks: knobs.tasks,
-        size: config::size_for(name),
-        latency_ms: knobs.latency_ms,
-        server: knobs.server,
-        inner_threads: knobs.inner_threads,
-        ..Default::default()
-    };
+/// The parameters a workload group runs with: the workload's defaults sized by the
+/// profile, then the `PARBENCH_*` overrides.
+pub fn workload_params(name: &'static str) -> Params {
+    let mut overrides = knobs().overrides.clone();
+    overrides.size = config::size_for(name);
     overrides
-        .apply(&mut params)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    params
+        .params_for(name)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// One workload group: every point of the sweep, ids `<workload>/<executor>/<workers>`, so
 /// that the group summary draws time against workers per executor.
-pub fn workload_group(c: &mut Criterion, name: &'static str, quick: fn(&mut Params)) {
-    let fixture = LazyFixture::new(name, workload_params(name, quick));
+pub fn workload_group(c: &mut Criterion, name: &'static str) {
+    let fixture = LazyFixture::new(name, workload_params(name));
     let mut group = c.benchmark_group(name);
     config::apply(&mut group, knobs().profile.work());
     // An iteration is a whole batch: linear sampling would need far more of them.

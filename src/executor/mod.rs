@@ -6,6 +6,7 @@
 
 use crate::error::{Result, TaskError, UsageError};
 use crate::measure::{Batch, Origin, TaskInput, TaskOutput, TaskRecord};
+pub use crate::task::{Ctx, Interpreter, MAX_WORKERS};
 use crate::workload::{Fault, Workload};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -19,74 +20,6 @@ pub mod process;
 pub mod rayon;
 pub mod serial;
 pub mod threads;
-
-/// Largest worker count accepted: above this a run measures the OS, not the executor.
-pub const MAX_WORKERS: usize = 1024;
-
-/// Hooks an executor offers to the code of a task. Only the simulated GIL implements them;
-/// for every other executor they are a `None` check that costs nothing.
-pub trait Interpreter: Sync {
-    /// A check point in "interpreted" code: the holder may be asked to drop the lock here.
-    fn checkpoint(&self);
-    /// Releases the lock before a blocking call or a native kernel.
-    fn release(&self);
-    /// Takes the lock back after it.
-    fn acquire(&self);
-}
-
-/// What a task sees of the executor running it.
-#[derive(Clone, Copy)]
-pub struct Ctx<'a> {
-    /// Worker lane, 0..W.
-    pub worker: usize,
-    interpreter: Option<&'a dyn Interpreter>,
-}
-
-impl<'a> Ctx<'a> {
-    /// A context with no interpreter: the plain Rust world.
-    pub fn plain(worker: usize) -> Self {
-        Ctx {
-            worker,
-            interpreter: None,
-        }
-    }
-
-    /// A context whose task runs "interpreted" under `interpreter`.
-    pub fn interpreted(worker: usize, interpreter: &'a dyn Interpreter) -> Self {
-        Ctx {
-            worker,
-            interpreter: Some(interpreter),
-        }
-    }
-
-    /// Check point for long loops in interpreted code.
-    #[inline]
-    pub fn checkpoint(&self) {
-        if let Some(i) = self.interpreter {
-            i.checkpoint();
-        }
-    }
-
-    /// Runs `f` with the interpreter's lock released, as CPython does around blocking
-    /// syscalls and numpy does around its native kernels. The lock is taken back even if
-    /// `f` panics.
-    pub fn release<R>(&self, f: impl FnOnce() -> R) -> R {
-        struct Reacquire<'b>(&'b dyn Interpreter);
-        impl Drop for Reacquire<'_> {
-            fn drop(&mut self) {
-                self.0.acquire();
-            }
-        }
-        match self.interpreter {
-            None => f(),
-            Some(i) => {
-                i.release();
-                let _guard = Reacquire(i);
-                f()
-            }
-        }
-    }
-}
 
 /// A batch to run: an opened workload and its inputs, shareable with long-lived threads.
 #[derive(Clone)]
@@ -216,6 +149,20 @@ pub const EXECUTORS: &[ExecutorInfo] = &[
     gil::INFO,
     asynchronous::INFO,
 ];
+
+/// The baseline every speedup and checksum is measured against: the registry's first
+/// executor that does not scale (serial).
+pub fn baseline() -> &'static ExecutorInfo {
+    EXECUTORS
+        .iter()
+        .find(|e| !e.scales)
+        .expect("the registry has a baseline executor")
+}
+
+/// True for the baseline executor's name.
+pub fn is_baseline(name: &str) -> bool {
+    baseline().name == name
+}
 
 /// Looks an executor up by name; the error lists the valid names.
 pub fn find(name: &str) -> Result<&'static ExecutorInfo, UsageError> {

@@ -1,7 +1,9 @@
 //! Bencher Metric Format: `{ "<id>": { "latency": { "value", "lower_value", "upper_value" } } }`,
-//! in nanoseconds, so results can be tracked across a fleet on an existing service.
+//! latency in nanoseconds (median, min, max over rounds); speedup, ceiling and efficiency vs
+//! ceiling as median with the 95% interval in `lower_value`/`upper_value`, so results can be
+//! tracked across a fleet on an existing service.
 
-use super::{bench_id, Exporter};
+use super::{bench_id, ExportOptions, Exporter};
 use crate::report::Report;
 use serde_json::{json, Map, Value};
 
@@ -13,7 +15,7 @@ impl Exporter for Bmf {
         "bmf"
     }
 
-    fn render(&self, report: &Report) -> String {
+    fn render(&self, report: &Report, _options: &ExportOptions) -> String {
         let mut doc = Map::new();
         for r in &report.results {
             let mut metrics = Map::new();
@@ -25,6 +27,19 @@ impl Exporter for Bmf {
                     "upper_value": r.wall_s.max * 1e9,
                 }),
             );
+            let intervals = [
+                ("speedup", r.speedup),
+                ("ceiling", r.ceiling),
+                ("efficiency_vs_ceiling", r.efficiency_vs_ceiling),
+            ];
+            for (name, estimate) in intervals {
+                if let Some(e) = estimate {
+                    metrics.insert(
+                        name.into(),
+                        json!({ "value": e.median, "lower_value": e.lo, "upper_value": e.hi }),
+                    );
+                }
+            }
             if let Some(b) = r.bytes_per_s {
                 metrics.insert("throughput".into(), json!({ "value": b }));
             }

@@ -1,6 +1,6 @@
 //! CSV with raw numbers, one row per configuration, for spreadsheets and pandas.
 
-use super::{machine_rows, Exporter};
+use super::{machine_rows, ExportOptions, Exporter};
 use crate::report::Report;
 
 /// `--format csv`.
@@ -19,7 +19,7 @@ impl Exporter for Csv {
         "csv"
     }
 
-    fn render(&self, report: &Report) -> String {
+    fn render(&self, report: &Report, _options: &ExportOptions) -> String {
         let (headers, rows) = machine_rows(report);
         let mut out = headers.join(",");
         out.push('\n');

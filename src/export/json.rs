@@ -1,6 +1,6 @@
 //! The whole report as one JSON document (schema in the README).
 
-use super::Exporter;
+use super::{ExportOptions, Exporter};
 use crate::report::Report;
 
 /// `--format json`.
@@ -11,7 +11,7 @@ impl Exporter for Json {
         "json"
     }
 
-    fn render(&self, report: &Report) -> String {
+    fn render(&self, report: &Report, _options: &ExportOptions) -> String {
         // Serialising plain structs of numbers and strings cannot fail.
         let mut s = serde_json::to_string_pretty(report).expect("report serialises");
         s.push('\n');

@@ -1,6 +1,6 @@
 //! GitHub-flavoured Markdown table, for READMEs and PR comments.
 
-use super::{human_rows, Exporter};
+use super::{human_rows, ExportOptions, Exporter};
 use crate::report::Report;
 
 /// `--format markdown`.
@@ -11,8 +11,8 @@ impl Exporter for Markdown {
         "markdown"
     }
 
-    fn render(&self, report: &Report) -> String {
-        let (headers, rows) = human_rows(report);
+    fn render(&self, report: &Report, options: &ExportOptions) -> String {
+        let (headers, rows) = human_rows(report, options);
         let mut out = format!("| {} |\n", headers.join(" | "));
         out.push_str(&format!("|{}\n", "---|".repeat(headers.len())));
         for row in rows {

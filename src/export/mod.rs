@@ -1,5 +1,6 @@
 //! Exports of a [`Report`]: one file per format behind one [`Exporter`] trait, as hyperfine does.
 
+use crate::engine::stats::Estimate;
 use crate::error::UsageError;
 use crate::report::{Report, RunResult};
 
@@ -9,12 +10,19 @@ mod json;
 mod markdown;
 mod table;
 
+/// Choices that shape an export without changing its data.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportOptions {
+    /// Table and Markdown: every column, not only the ones most readers need.
+    pub wide: bool,
+}
+
 /// Renders a whole report in one format.
 pub trait Exporter {
     /// Format name, as given to `--format`.
     fn name(&self) -> &'static str;
     /// The report rendered as text.
-    fn render(&self, report: &Report) -> String;
+    fn render(&self, report: &Report, options: &ExportOptions) -> String;
 }
 
 /// Every format `--format` accepts.
@@ -47,11 +55,65 @@ pub fn bench_id(r: &RunResult) -> String {
     format!("{}/{}/{}", r.workload, r.executor, r.workers)
 }
 
-/// One column of the tabular formats: a header, a human cell and a machine cell.
+/// One column of the tabular formats. A human cell (table, Markdown) or machine cells (CSV),
+/// or both; `wide` columns show in the table only with `--wide`.
 struct Column {
     header: &'static str,
-    human: fn(&RunResult) -> String,
-    machine: fn(&RunResult) -> String,
+    human: Option<fn(&RunResult) -> String>,
+    machine: Option<fn(&RunResult) -> String>,
+    wide: bool,
+}
+
+impl Column {
+    /// A column shown to people and machines alike.
+    fn both(header: &'static str, f: fn(&RunResult) -> String) -> Column {
+        Column {
+            header,
+            human: Some(f),
+            machine: Some(f),
+            wide: false,
+        }
+    }
+
+    /// A column with different human and machine cells.
+    fn split(
+        header: &'static str,
+        human: fn(&RunResult) -> String,
+        machine: fn(&RunResult) -> String,
+    ) -> Column {
+        Column {
+            header,
+            human: Some(human),
+            machine: Some(machine),
+            wide: false,
+        }
+    }
+
+    /// A column for machines only (CSV).
+    fn machine(header: &'static str, f: fn(&RunResult) -> String) -> Column {
+        Column {
+            header,
+            human: None,
+            machine: Some(f),
+            wide: false,
+        }
+    }
+
+    /// A column for people only (table, Markdown).
+    fn human(header: &'static str, f: fn(&RunResult) -> String) -> Column {
+        Column {
+            header,
+            human: Some(f),
+            machine: None,
+            wide: false,
+        }
+    }
+
+    /// Marks the column as one `--wide` shows.
+    fn wide(mut self) -> Column {
+        self.wide = true;
+        self
+    }
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -61,6 +123,18 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 
 fn raw<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// `1.92 [1.88-1.95]`, or `-`.
+fn interval(e: Option<Estimate>, digits: usize) -> String {
+    match e {
+        Some(e) if e.lo == e.hi => format!("{:.digits$}", e.median),
+        Some(e) => format!(
+            "{:.digits$} [{:.digits$}-{:.digits$}]",
+            e.median, e.lo, e.hi
+        ),
+        None => "-".into(),
+    }
 }
 
 fn si_bytes(v: f64) -> String {
@@ -97,111 +171,125 @@ fn extras(r: &RunResult) -> String {
 
 fn columns() -> Vec<Column> {
     vec![
-        Column {
-            header: "workload",
-            human: |r| r.workload.clone(),
-            machine: |r| r.workload.clone(),
-        },
-        Column {
-            header: "executor",
-            human: |r| r.executor.clone(),
-            machine: |r| r.executor.clone(),
-        },
-        Column {
-            header: "workers",
-            human: |r| r.workers.to_string(),
-            machine: |r| r.workers.to_string(),
-        },
-        Column {
-            header: "tasks",
-            human: |r| r.tasks.to_string(),
-            machine: |r| r.tasks.to_string(),
-        },
-        Column {
-            header: "median_s",
-            human: |r| format!("{:.4}", r.wall_s.median),
-            machine: |r| r.wall_s.median.to_string(),
-        },
-        Column {
-            header: "min_s",
-            human: |r| format!("{:.4}", r.wall_s.min),
-            machine: |r| r.wall_s.min.to_string(),
-        },
-        Column {
-            header: "max_s",
-            human: |r| format!("{:.4}", r.wall_s.max),
-            machine: |r| r.wall_s.max.to_string(),
-        },
-        Column {
-            header: "speedup",
-            human: |r| opt(r.speedup, 2),
-            machine: |r| raw(r.speedup),
-        },
-        Column {
-            header: "efficiency",
-            human: |r| opt(r.efficiency, 2),
-            machine: |r| raw(r.efficiency),
-        },
-        Column {
-            header: "wall/ideal",
-            human: |r| opt(r.wall_over_ideal, 3),
-            machine: |r| raw(r.wall_over_ideal),
-        },
-        Column {
-            header: "cpu_s",
-            human: |r| format!("{:.3}", r.cpu_s),
-            machine: |r| r.cpu_s.to_string(),
-        },
-        Column {
-            header: "util",
-            human: |r| format!("{:.2}", r.utilisation),
-            machine: |r| r.utilisation.to_string(),
-        },
-        Column {
-            header: "throughput",
-            human: |r| {
+        Column::both("workload", |r| r.workload.clone()),
+        Column::both("executor", |r| r.executor.clone()),
+        Column::both("workers", |r| r.workers.to_string()),
+        Column::machine("tasks", |r| r.tasks.to_string()),
+        Column::machine("size", |r| r.size.to_string()),
+        Column::split(
+            "median_ms",
+            |r| format!("{:.2}", r.wall_s.median * 1e3),
+            |r| (r.wall_s.median * 1e3).to_string(),
+        ),
+        Column::split(
+            "min_ms",
+            |r| format!("{:.2}", r.wall_s.min * 1e3),
+            |r| (r.wall_s.min * 1e3).to_string(),
+        )
+        .wide(),
+        Column::split(
+            "max_ms",
+            |r| format!("{:.2}", r.wall_s.max * 1e3),
+            |r| (r.wall_s.max * 1e3).to_string(),
+        )
+        .wide(),
+        Column::human("speedup [95% CI]", |r| interval(r.speedup, 2)),
+        Column::machine("speedup", |r| raw(r.speedup.map(|e| e.median))),
+        Column::machine("speedup_lo", |r| raw(r.speedup.map(|e| e.lo))),
+        Column::machine("speedup_hi", |r| raw(r.speedup.map(|e| e.hi))),
+        Column::split(
+            "ceiling",
+            |r| opt(r.ceiling.map(|e| e.median), 2),
+            |r| raw(r.ceiling.map(|e| e.median)),
+        ),
+        Column::machine("ceiling_lo", |r| raw(r.ceiling.map(|e| e.lo))),
+        Column::machine("ceiling_hi", |r| raw(r.ceiling.map(|e| e.hi))),
+        Column::split("eff", |r| opt(r.efficiency, 2), |r| raw(r.efficiency)),
+        Column::human("eff/ceil [95% CI]", |r| {
+            interval(r.efficiency_vs_ceiling, 2)
+        }),
+        Column::machine("efficiency_vs_ceiling", |r| {
+            raw(r.efficiency_vs_ceiling.map(|e| e.median))
+        }),
+        Column::machine("efficiency_vs_ceiling_lo", |r| {
+            raw(r.efficiency_vs_ceiling.map(|e| e.lo))
+        }),
+        Column::machine("efficiency_vs_ceiling_hi", |r| {
+            raw(r.efficiency_vs_ceiling.map(|e| e.hi))
+        }),
+        Column::both("rounds", |r| r.rounds.to_string()),
+        Column::split(
+            "wall/ideal",
+            |r| opt(r.wall_over_ideal, 3),
+            |r| raw(r.wall_over_ideal),
+        )
+        .wide(),
+        Column::split(
+            "cpu_s",
+            |r| format!("{:.3}", r.cpu_s),
+            |r| r.cpu_s.to_string(),
+        )
+        .wide(),
+        Column::split(
+            "util",
+            |r| format!("{:.2}", r.utilisation),
+            |r| r.utilisation.to_string(),
+        )
+        .wide(),
+        Column::split(
+            "throughput",
+            |r| {
                 r.bytes_per_s
                     .map(|b| format!("{}/s", si_bytes(b)))
                     .unwrap_or_else(|| "-".into())
             },
-            machine: |r| raw(r.bytes_per_s),
-        },
-        Column {
-            header: "pool_start_ms",
-            human: |r| format!("{:.2}", r.pool_start_s * 1e3),
-            machine: |r| (r.pool_start_s * 1e3).to_string(),
-        },
-        Column {
-            header: "serial_frac",
-            human: |r| opt(r.serial_fraction, 3),
-            machine: |r| raw(r.serial_fraction),
-        },
-        Column {
-            header: "extra",
-            human: extras,
-            machine: extras,
-        },
+            |r| raw(r.bytes_per_s),
+        )
+        .wide(),
+        Column::split(
+            "pool_start_ms",
+            |r| format!("{:.2}", r.pool_start_s * 1e3),
+            |r| (r.pool_start_s * 1e3).to_string(),
+        )
+        .wide(),
+        Column::split(
+            "serial_frac",
+            |r| opt(r.serial_fraction, 3),
+            |r| raw(r.serial_fraction),
+        )
+        .wide(),
+        Column::both("extra", extras).wide(),
     ]
 }
 
-/// Header and rows of human-formatted cells.
-fn human_rows(report: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let cols = columns();
+/// Header and rows of human-formatted cells: the default columns, or all with `wide`.
+fn human_rows(report: &Report, options: &ExportOptions) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let cols: Vec<Column> = columns()
+        .into_iter()
+        .filter(|c| c.human.is_some() && (options.wide || !c.wide))
+        .collect();
     let rows = report
         .results
         .iter()
-        .map(|r| cols.iter().map(|c| (c.human)(r)).collect())
+        .map(|r| cols.iter().filter_map(|c| c.human.map(|f| f(r))).collect())
         .collect();
     (cols.iter().map(|c| c.header).collect(), rows)
 }
 
-/// Header and rows of machine-readable cells.
+/// Header and rows of machine-readable cells: every column.
 fn machine_rows(report: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let cols = columns();
+    let cols: Vec<Column> = columns()
+        .into_iter()
+        .filter(|c| c.machine.is_some())
+        .collect();
     let rows = report
         .results
         .iter()
-        .map(|r| cols.iter().map(|c| (c.machine)(r)).collect())
+        .map(|r| {
+            cols.iter()
+                .filter_map(|c| c.machine.map(|f| f(r)))
+                .collect()
+        })
         .collect();
     (cols.iter().map(|c| c.header).collect(), rows)
 }

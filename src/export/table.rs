@@ -1,6 +1,6 @@
 //! Aligned plain-text table for the terminal.
 
-use super::{human_rows, Exporter};
+use super::{human_rows, ExportOptions, Exporter};
 use crate::report::Report;
 
 /// `--format table`.
@@ -11,8 +11,8 @@ impl Exporter for Table {
         "table"
     }
 
-    fn render(&self, report: &Report) -> String {
-        let (headers, rows) = human_rows(report);
+    fn render(&self, report: &Report, options: &ExportOptions) -> String {
+        let (headers, rows) = human_rows(report, options);
         let widths: Vec<usize> = headers
             .iter()
             .enumerate()
@@ -48,11 +48,21 @@ impl Exporter for Table {
             out.push_str(&line(row));
             out.push('\n');
         }
+        let m = &report.machine;
+        let pinned = m
+            .cpus
+            .as_ref()
+            .map(|c| format!(" (pinned to {})", crate::system::CpuList(c.clone())))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "cores: {}{}; speedup = serial median / median; efficiency = speedup / min(workers, cores); util = cpu / (wall x cores)\n",
-            report.machine.cores,
-            report.machine.cpus.as_ref().map(|c| format!(" (pinned to cores {})", crate::system::CpuList(c.clone()))).unwrap_or_default()
+            "cores: {}{pinned}. speedup: median over paired rounds of serial/executor, 95% interval.\n\
+             ceiling: cores the host delivered (c spinners / one), eff = speedup / min(workers, cores),\n\
+             eff/ceil = speedup / ceiling per round: read it for CPU-bound work. --wide: more columns.\n",
+            m.cores
         ));
+        if let Some(note) = &m.note {
+            out.push_str(&format!("note: {note}\n"));
+        }
         out
     }
 }

@@ -10,15 +10,11 @@ use crate::error::{Error, Result, UsageError};
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub mod command;
 mod html;
 pub mod speedup;
 pub mod timeline;
 
-pub use command::{chart_command, command, ChartArgs, TimelineArgs};
-pub use speedup::{
-    amdahl_fit, amdahl_speedup, fill_serial_fractions, series_fit, speedup_chart, speedup_svg,
-};
+pub use speedup::{speedup_chart, speedup_svg};
 pub use timeline::{
     timeline_file_name, timeline_svg, write_result_timeline, write_timeline, Panel,
 };
@@ -34,8 +30,7 @@ pub enum Format {
 
 impl Format {
     /// The format for `path`: `.svg`, `.html` or `.htm` (any case). Anything else is a
-    /// usage error, and so is a parent directory that does not exist, so a long run fails
-    /// before it starts rather than after.
+    /// usage error, so a long run fails before it starts rather than after.
     pub fn for_output(path: &Path) -> Result<Format, UsageError> {
         let ext = path
             .extension()
@@ -51,7 +46,7 @@ impl Format {
                 )))
             }
         };
-        crate::cli::check_output_path(path)?;
+        crate::paths::check_output_path("output", path)?;
         Ok(format)
     }
 }

@@ -9,102 +9,12 @@
 //! the waiting overlaps.
 
 use super::{esc, executor_colour, nice_ticks, svg_open, tick_label, write_picture};
+use crate::engine::analysis::{same_panel, series_fit, waits};
+use crate::engine::stats::amdahl_speedup;
 use crate::error::{Result, UsageError};
 use crate::report::RunResult;
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// Amdahl's serial fraction fitted by least squares to `(processors, speedup)` points.
-///
-/// Amdahl's law in time: `T(p) / T(1) = f + (1 - f) / p`, which is linear in `f`, so the
-/// least-squares fit of the measured time ratios `1 / speedup` has a closed form. Points
-/// at `p = 1` carry no information; non-finite or non-positive speedups are ignored. The
-/// result is clamped to `0..=1`; `None` when no point has `p > 1`.
-pub fn amdahl_fit(points: &[(usize, f64)]) -> Option<f64> {
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for &(p, s) in points {
-        if p < 1 || !s.is_finite() || s <= 0.0 {
-            continue;
-        }
-        let inv_p = 1.0 / p as f64;
-        let x = 1.0 - inv_p;
-        let y = 1.0 / s - inv_p;
-        sxy += x * y;
-        sxx += x * x;
-    }
-    (sxx > 0.0).then(|| (sxy / sxx).clamp(0.0, 1.0))
-}
-
-/// Amdahl's speedup on `p` processors with serial fraction `f`.
-pub fn amdahl_speedup(f: f64, p: f64) -> f64 {
-    1.0 / (f + (1.0 - f) / p.max(1.0))
-}
-
-/// Results that belong on one line: same workload, shape and executor.
-fn same_series(a: &RunResult, b: &RunResult) -> bool {
-    same_panel(a, b) && a.executor == b.executor
-}
-
-/// Results that belong in one panel: same workload and shape.
-fn same_panel(a: &RunResult, b: &RunResult) -> bool {
-    a.workload == b.workload
-        && a.tasks == b.tasks
-        && a.size == b.size
-        && a.inner_threads == b.inner_threads
-}
-
-/// A speedup above `cores` times this means the work is not bound by the cores.
-const BEYOND_CORES: f64 = 1.25;
-
-/// True when a series of `(workers, speedup)` points beats the core count clearly: its
-/// work waits rather than computes, so its processors are the workers themselves.
-fn waits(points: &[(usize, f64)], cores: usize) -> bool {
-    points
-        .iter()
-        .any(|&(_, s)| s.is_finite() && s > BEYOND_CORES * cores.max(1) as f64)
-}
-
-/// Processors available to `workers` workers in a series: see the module notes.
-fn processors(workers: usize, cores: usize, waiting: bool) -> usize {
-    if waiting {
-        workers
-    } else {
-        workers.min(cores.max(1))
-    }
-}
-
-/// Serial fraction of one executor's `(workers, speedup)` points on one workload: the
-/// Amdahl fit with `p = min(workers, cores)`, or `p = workers` for work that beats the
-/// core count. This is the value the table shows and the dashed line draws.
-pub fn series_fit(points: &[(usize, f64)], cores: usize) -> Option<f64> {
-    let waiting = waits(points, cores);
-    let effective: Vec<(usize, f64)> = points
-        .iter()
-        .map(|&(w, s)| (processors(w, cores, waiting), s))
-        .collect();
-    amdahl_fit(&effective)
-}
-
-/// The `(workers, speedup)` points of `result`'s series.
-fn series_points(results: &[RunResult], result: &RunResult) -> Vec<(usize, f64)> {
-    results
-        .iter()
-        .filter(|r| same_series(r, result))
-        .filter_map(|r| r.speedup.map(|s| (r.workers, s)))
-        .collect()
-}
-
-/// Sets every result's `serial_fraction` to [`series_fit`] of its executor's speedups on
-/// its workload. For the table.
-pub fn fill_serial_fractions(results: &mut [RunResult], cores: usize) {
-    let fits: Vec<Option<f64>> = results
-        .iter()
-        .map(|r| series_fit(&series_points(results, r), cores))
-        .collect();
-    for (r, f) in results.iter_mut().zip(fits) {
-        r.serial_fraction = f;
-    }
-}
 
 const PANEL_W: f64 = 560.0;
 const PANEL_H: f64 = 310.0;
@@ -120,7 +30,7 @@ const TOP: f64 = 34.0;
 pub fn speedup_svg(results: &[RunResult], cores: usize) -> Result<String, UsageError> {
     if !results
         .iter()
-        .any(|r| r.speedup.is_some_and(f64::is_finite))
+        .any(|r| r.speedup.is_some_and(|s| s.median.is_finite()))
     {
         return Err(UsageError::new(
             "the speedup chart needs speedups: run the serial executor in the same sweep",
@@ -228,12 +138,12 @@ fn draw_panel(
             let mut pts: Vec<&RunResult> = members
                 .iter()
                 .copied()
-                .filter(|r| r.executor == *e && r.speedup.is_some_and(f64::is_finite))
+                .filter(|r| r.executor == *e && r.speedup.is_some_and(|s| s.median.is_finite()))
                 .collect();
             pts.sort_by_key(|r| r.workers);
             let points: Vec<(usize, f64)> = pts
                 .iter()
-                .map(|r| (r.workers, r.speedup.unwrap_or(f64::NAN)))
+                .map(|r| (r.workers, r.speedup.map_or(f64::NAN, |s| s.median)))
                 .collect();
             (*e, pts, series_fit(&points, cores), waits(&points, cores))
         })
@@ -250,7 +160,7 @@ fn draw_panel(
     let ideal = |w: f64| w.min(cores as f64);
     let ymax = series
         .iter()
-        .flat_map(|(_, pts, _, _)| pts.iter().filter_map(|r| r.speedup))
+        .flat_map(|(_, pts, _, _)| pts.iter().filter_map(|r| r.speedup.map(|s| s.hi)))
         .chain(samples.iter().map(|&w| ideal(w)))
         .fold(1.0, f64::max);
     let ticks = nice_ticks(ymax * 1.05, 6);
@@ -346,7 +256,7 @@ fn draw_panel(
                     format!(
                         "{:.2},{:.2}",
                         xof(r.workers as f64),
-                        yof(r.speedup.unwrap_or(0.0))
+                        yof(r.speedup.map_or(0.0, |s| s.median))
                     )
                 })
                 .collect::<Vec<_>>()
@@ -358,7 +268,7 @@ fn draw_panel(
             );
         }
         for r in pts {
-            let s = r.speedup.unwrap_or(0.0);
+            let s = r.speedup.map_or(0.0, |s| s.median);
             let _ = writeln!(
                 out,
                 r#"<circle class="point" data-executor="{}" data-workers="{}" data-speedup="{s:.4}" cx="{:.2}" cy="{:.2}" r="3.5" fill="{colour}" data-tip="1"><title>{} x{}: speedup {s:.2} (wall {:.4} s)</title></circle>"#,
@@ -434,48 +344,4 @@ fn draw_panel(
 pub fn speedup_chart(results: &[RunResult], cores: usize, path: &Path) -> Result<()> {
     let svg = speedup_svg(results, cores)?;
     write_picture(path, "parbench speedup", &svg)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fit_recovers_a_known_serial_fraction() {
-        let f = 0.2;
-        let points: Vec<(usize, f64)> = [1, 2, 4, 8]
-            .iter()
-            .map(|&p| (p, amdahl_speedup(f, p as f64)))
-            .collect();
-        let got = amdahl_fit(&points).unwrap();
-        assert!((got - f).abs() < 1e-9, "{got}");
-    }
-
-    #[test]
-    fn fit_clamps_and_refuses_without_information() {
-        assert_eq!(amdahl_fit(&[(1, 1.0)]), None);
-        assert_eq!(amdahl_fit(&[]), None);
-        // Superlinear: clamps at 0. Slower than serial: clamps at 1.
-        assert_eq!(amdahl_fit(&[(2, 3.0)]), Some(0.0));
-        assert_eq!(amdahl_fit(&[(2, 0.4)]), Some(1.0));
-        // Junk points are ignored, not propagated.
-        assert_eq!(amdahl_fit(&[(2, f64::NAN), (2, 0.0)]), None);
-    }
-
-    #[test]
-    fn series_fit_bounds_computing_work_by_the_cores_and_waiting_work_by_the_workers() {
-        let cores = 2;
-        // Computing: 1.9x at every count from 2 up: nearly ideal once capped at the cores.
-        let cpu = [(1, 1.0), (2, 1.9), (4, 1.9), (8, 1.9)];
-        let f = series_fit(&cpu, cores).unwrap();
-        assert!(f < 0.1, "{f}");
-        // Capping matters: without it the flat tail would look like a large serial part.
-        assert!(amdahl_fit(&cpu).unwrap() > 0.2);
-        // Waiting: speedups beyond the cores follow the worker count with f = 0.05.
-        let api: Vec<(usize, f64)> = [1, 2, 4, 8, 16]
-            .iter()
-            .map(|&w| (w, amdahl_speedup(0.05, w as f64)))
-            .collect();
-        assert!((series_fit(&api, cores).unwrap() - 0.05).abs() < 1e-9);
-    }
 }

@@ -3,8 +3,8 @@
 
 use super::{inputs_by_index, Params, Workload, WorkloadInfo};
 use crate::error::{Result, TaskError};
-use crate::executor::Ctx;
 use crate::measure::{TaskInput, TaskOutput};
+use crate::task::Ctx;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     about: "pure CPU loop: count += i for i in 0..size (seed: 10 x 1e7 steps)",
     hidden: false,
     defaults,
+    quick: super::quick_linear,
     open,
 };
 
@@ -37,9 +38,9 @@ fn defaults() -> Params {
 const MAX_STEPS: u64 = 100_000_000_000;
 
 fn open(params: Params) -> Result<Arc<dyn Workload>> {
-    if params.size > MAX_STEPS {
+    if params.size == 0 || params.size > MAX_STEPS {
         return Err(crate::error::UsageError::new(format!(
-            "cpu size {} is more than {MAX_STEPS} steps per task",
+            "cpu size {} must be 1..={MAX_STEPS} steps per task",
             params.size
         ))
         .into());

@@ -16,8 +16,8 @@
 
 use super::{inputs_by_index, Params, Rng, Workload, WorkloadInfo};
 use crate::error::{Result, TaskError, UsageError};
-use crate::executor::{Ctx, MAX_WORKERS};
 use crate::measure::{checksum_bytes, TaskInput, TaskOutput};
+use crate::task::{Ctx, MAX_WORKERS};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use std::borrow::Cow;
@@ -29,6 +29,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     about: "dense f64 matrix product of two size x size matrices (seed: numpy 3000^2)",
     hidden: false,
     defaults,
+    quick,
     open,
 };
 
@@ -172,6 +173,13 @@ impl Workload for Dot {
             payload,
         })
     }
+}
+
+/// Quick profile: the same work divided by [`super::QUICK_DIVISOR`], so the dimension
+/// shrinks by its cube root.
+fn quick(p: &mut Params) {
+    let scale = (super::QUICK_DIVISOR as f64).cbrt();
+    p.size = ((p.size as f64 / scale).round() as u64).max(1);
 }
 
 #[cfg(test)]

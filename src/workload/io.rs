@@ -4,8 +4,8 @@
 
 use super::{inputs_by_index, BoxFuture, Params, Rng, Workload, WorkloadInfo};
 use crate::error::{Error, Result, TaskError, UsageError};
-use crate::executor::Ctx;
 use crate::measure::{combine_checksums, TaskInput, TaskOutput};
+use crate::task::Ctx;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     about: "write a random lowercase text per task to its own temp file (seed: 12 x 50 MB)",
     hidden: false,
     defaults,
+    quick: super::quick_linear,
     open,
 };
 

@@ -3,8 +3,8 @@
 //! Adding one is a new file plus a line in [`WORKLOADS`].
 
 use crate::error::{Result, TaskError, UsageError};
-use crate::executor::Ctx;
 use crate::measure::{TaskInput, TaskOutput};
+use crate::task::Ctx;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
@@ -15,12 +15,15 @@ pub mod cpu;
 pub mod dot;
 pub mod io;
 pub mod noop;
+pub mod overrides;
+
+pub use overrides::{Overrides, Profile, MAX_TASKS};
 
 /// A boxed future, as the async executor awaits it.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Which mock HTTP server the api workload talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerKind {
     /// mockito: a new connection per request, one accept thread (the design's default).
@@ -127,6 +130,12 @@ pub trait Workload: Send + Sync {
         None
     }
 
+    /// The ideal wall time of a batch on `workers` workers, for work that waits rather than
+    /// computes (api: ceil(tasks / workers) x latency). `None` where the cores bound it.
+    fn ideal_s(&self, _workers: usize) -> Option<f64> {
+        None
+    }
+
     /// Bytes each task moves, for Criterion's byte throughput (io).
     fn bytes_per_task(&self) -> Option<u64> {
         None
@@ -144,6 +153,8 @@ pub struct WorkloadInfo {
     pub hidden: bool,
     /// Default parameters, sized so a serial batch takes about 0.2-0.5 s here.
     pub defaults: fn() -> Params,
+    /// Shrinks the defaults to the quick profile: a serial batch of tens of milliseconds.
+    pub quick: fn(&mut Params),
     /// Opens the workload: starts its server or makes its directory when `params.endpoint`
     /// is `None`, or attaches to the existing ones when it is set (in a worker process).
     pub open: fn(Params) -> Result<Arc<dyn Workload>>,
@@ -230,4 +241,12 @@ impl Rng {
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
     }
+}
+
+/// The quick profile divides each task's work by this factor.
+pub const QUICK_DIVISOR: u64 = 16;
+
+/// Quick profile for workloads whose size is linear in work (cpu steps, io bytes).
+pub fn quick_linear(p: &mut Params) {
+    p.size = (p.size / QUICK_DIVISOR).max(1);
 }

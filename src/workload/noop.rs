@@ -3,8 +3,8 @@
 
 use super::{inputs_by_index, Params, Workload, WorkloadInfo};
 use crate::error::{Result, TaskError};
-use crate::executor::Ctx;
 use crate::measure::{TaskInput, TaskOutput};
+use crate::task::Ctx;
 use std::sync::Arc;
 
 /// Registry entry.
@@ -13,6 +13,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     about: "empty tasks carrying `size` bytes of input, to measure executor overhead",
     hidden: true,
     defaults,
+    quick: |_| {},
     open,
 };
 

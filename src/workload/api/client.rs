@@ -4,7 +4,7 @@
 
 use super::MAX_BODY_BYTES;
 use crate::error::TaskError;
-use crate::executor::MAX_WORKERS;
+use crate::task::MAX_WORKERS;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::connect::HttpConnector;

@@ -12,8 +12,8 @@
 
 use super::{inputs_by_index, Fault, Params, ServerKind, Workload, WorkloadInfo};
 use crate::error::{Error, Result, TaskError, UsageError};
-use crate::executor::Ctx;
 use crate::measure::{checksum_bytes, TaskInput, TaskOutput};
+use crate::task::Ctx;
 use crate::workload::BoxFuture;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -29,6 +29,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     about: "HTTP GETs to a local mock server with a fixed latency (seed: 16 downloads)",
     hidden: false,
     defaults,
+    quick,
     open,
 };
 
@@ -244,12 +245,26 @@ impl Workload for Api {
     /// Only the keep-alive server counts its connections. mockito accepts connections inside
     /// its own server thread and exposes no count, so it reports `None`; so does a worker
     /// process that attached to its parent's server.
+    fn ideal_s(&self, workers: usize) -> Option<f64> {
+        let p = &self.params;
+        Some(p.tasks.div_ceil(workers.max(1)) as f64 * p.latency_ms as f64 / 1e3)
+    }
+
     fn connections(&self) -> Option<u64> {
         match &self.server {
             Some(Server::Keepalive(s)) => Some(s.accepted()),
             Some(Server::Mockito(_)) | None => None,
         }
     }
+}
+
+/// The quick profile's shortest latency: below about 1 ms the VM's wake-ups dominate.
+const QUICK_MIN_LATENCY_MS: u64 = 2;
+
+/// Quick profile: the latency divided by [`crate::workload::QUICK_DIVISOR`], at least
+/// [`QUICK_MIN_LATENCY_MS`].
+fn quick(p: &mut Params) {
+    p.latency_ms = (p.latency_ms / crate::workload::QUICK_DIVISOR).max(QUICK_MIN_LATENCY_MS);
 }
 
 #[cfg(test)]

@@ -1,0 +1,131 @@
+//! `parbench run`: sweep workloads x executors x worker counts in paired rounds and print
+//! speedups with their intervals beside the host's measured ceiling.
+
+use super::{check_output_path, executor_names, worker_counts, workload_names, ExecArgs};
+use crate::engine::rounds::Policy;
+use crate::engine::sweep::{self, Event, SweepConfig};
+use crate::error::Error;
+use crate::export::{self, ExportOptions};
+use crate::progress::Progress;
+use crate::workload::Overrides;
+use crate::{interrupt, system};
+use anyhow::Context;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// `parbench run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Workloads: a comma-separated list, or `all`.
+    #[arg(long, short = 'w', default_value = "all")]
+    pub workload: String,
+    /// Executors: a comma-separated list, or `all`. Serial always runs too: it is the
+    /// baseline of every round.
+    #[arg(long, short = 'e', default_value = "all")]
+    pub executor: String,
+    /// Worker counts, comma-separated.
+    #[arg(long, short = 'n', value_delimiter = ',', default_value = "1,2,4")]
+    pub workers: Vec<usize>,
+    /// Fewest paired rounds per configuration (1..=10000).
+    #[arg(long, short = 'r', default_value_t = 5)]
+    pub repeat: usize,
+    /// Time budget per configuration in seconds (0..=3600): rounds stop when the speedup's
+    /// interval is within +-2% or the budget is spent, never before --repeat rounds.
+    #[arg(long, default_value_t = 2.0)]
+    pub budget_s: f64,
+    /// Output format: table, json, csv, markdown, bmf.
+    #[arg(long, short = 'f', default_value = "table")]
+    pub format: String,
+    /// Table and Markdown: every column (min, max, wall/ideal, CPU time, throughput, ...).
+    #[arg(long)]
+    pub wide: bool,
+    /// Write the export to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Hide the progress bar (it is hidden anyway when stderr is not a terminal).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Also draw the speedup chart (intervals, ideal, measured ceiling, Amdahl fit) to this
+    /// SVG or HTML file.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
+    /// Also write one timeline per configuration into this directory.
+    #[arg(long)]
+    pub timeline: Option<PathBuf>,
+    /// Pin the whole run (threads and worker processes) to these cores, e.g. `0` or `0-1`.
+    /// Efficiency and the ceiling then count the pinned cores.
+    #[arg(long)]
+    pub cpus: Option<system::CpuList>,
+    /// Workload parameters.
+    #[command(flatten)]
+    pub params: Overrides,
+    /// Executor options.
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// Runs `parbench run`.
+pub fn command(args: RunArgs) -> anyhow::Result<i32> {
+    // Every check that needs no work comes first, so a typo fails in milliseconds.
+    let workloads = workload_names(&args.workload)?;
+    let executors = executor_names(&args.executor)?;
+    let workers = worker_counts(&args.workers)?;
+    let exporter = export::find(&args.format)?;
+    let policy = Policy::new(args.repeat, args.budget_s)?;
+    if let Some(path) = &args.output {
+        check_output_path("-o", path)?;
+    }
+    if let Some(path) = &args.chart {
+        check_output_path("--chart", path)?;
+        crate::plot::Format::for_output(path)?;
+    }
+    for w in &workloads {
+        args.params.params_for(w)?;
+    }
+    let mut cfg = SweepConfig::new(workloads, executors, workers);
+    cfg.policy = policy;
+    cfg.overrides = args.params.clone();
+    cfg.exec = args.exec.options()?;
+    if let Some(cpus) = &args.cpus {
+        // Before any pool starts, so every thread and child process inherits the mask.
+        system::pin_to_cpus(&cpus.0)?;
+        cfg.cpus = Some(cpus.0.clone());
+    }
+    cfg.cores = system::available_cores();
+    interrupt::install();
+    let mut progress = Progress::new(cfg.configurations(), args.quiet);
+    let outcome = sweep::sweep(&cfg, &mut |event| match event {
+        Event::Config(_, _, label) => progress.step(label),
+        Event::Round(label, n) => progress.message(format!("{label}: round {n}")),
+    });
+    progress.finish();
+    // A Ctrl-C that reached the workers too shows up first as failed tasks: it is still Ctrl-C.
+    let report = outcome.map_err(|e| {
+        if interrupt::requested() {
+            Error::Interrupted
+        } else {
+            e
+        }
+    })?;
+    if let Some(note) = &report.machine.note {
+        eprintln!("parbench: note: {note}");
+    }
+    if let Some(path) = &args.chart {
+        crate::plot::speedup_chart(&report.results, cfg.cores, path)?;
+    }
+    if let Some(dir) = &args.timeline {
+        for result in &report.results {
+            crate::plot::write_result_timeline(dir, result)?;
+        }
+    }
+    let text = exporter.render(&report, &ExportOptions { wide: args.wide });
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("cannot write to stdout")?,
+    }
+    Ok(0)
+}

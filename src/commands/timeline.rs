@@ -1,0 +1,209 @@
+//! `parbench timeline`: one batch per executor on a warm-started pool, drawn as the seed's
+//! timeline figure (one lane per worker, one bar per task).
+
+use super::{check_output_path, executor_names, worker_counts, ExecArgs};
+use crate::engine::Bench;
+use crate::error::{Error, Result, UsageError};
+use crate::executor;
+use crate::interrupt;
+use crate::plot::{ms, write_timeline, Format, Panel};
+use crate::progress::Progress;
+use crate::workload::{self, Overrides};
+use std::path::PathBuf;
+
+/// Arguments of `parbench timeline`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TimelineArgs {
+    /// Workload to run.
+    #[arg(long, short = 'w')]
+    pub workload: String,
+    /// Executors, comma-separated, or `all`; several are stacked as panels on one time axis.
+    #[arg(long, short = 'e')]
+    pub executor: Option<String>,
+    /// Workers per executor (executors that do not scale, like serial, use one).
+    #[arg(long, short = 'n', default_value_t = 4)]
+    pub workers: usize,
+    /// Compare against the baseline: adds serial when missing; with no --executor, draws the
+    /// seed's figure: serial, threads and processes.
+    #[arg(long)]
+    pub compare: bool,
+    /// Output file: .svg, or .html for hover tooltips.
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Workload parameters, as for `parbench run`.
+    #[command(flatten)]
+    pub params: Overrides,
+    /// Executor options.
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// The executors to draw, in panel order.
+pub fn executors(args: &TimelineArgs) -> Result<Vec<String>, UsageError> {
+    let mut names = match &args.executor {
+        Some(list) => executor_names(list)?,
+        None if args.compare => {
+            // The seed's figure: serial, threads and a process pool (the thread pool stands
+            // in when no process executor is registered).
+            let process = if executor::find("process").is_ok() {
+                "process"
+            } else {
+                "pool"
+            };
+            vec!["threads".into(), process.into()]
+        }
+        None => {
+            return Err(UsageError::new(
+                "timeline: give --executor NAME[,NAME...] or --compare",
+            ))
+        }
+    };
+    let baseline = executor::baseline().name;
+    if args.compare && !names.iter().any(|n| n == baseline) {
+        names.insert(0, baseline.to_string());
+    }
+    Ok(names)
+}
+
+/// Runs `parbench timeline`. Exit code 0, or 1 when some task failed (the picture is still
+/// written, with the failed bars marked). Bad arguments are a [`UsageError`] (exit 2).
+pub fn command(args: TimelineArgs) -> Result<i32> {
+    // Every check that needs no work comes first, so a typo fails in milliseconds.
+    Format::for_output(&args.output)?;
+    check_output_path("-o", &args.output)?;
+    let names = executors(&args)?;
+    worker_counts(&[args.workers])?;
+    let info = workload::find(&args.workload)?;
+    let params = args.params.params_for(info.name)?;
+    let options = args.exec.options()?;
+
+    interrupt::install();
+    let bench = Bench::open(info.name, params, options)?;
+    let mut progress = Progress::new(names.len(), args.quiet);
+    let mut panels = Vec::with_capacity(names.len());
+    let mut failures = Vec::new();
+    for name in &names {
+        interrupt::check()?;
+        let mut prepared = bench.start(name, args.workers)?;
+        progress.step(prepared.label.clone());
+        let measured = bench.run_unchecked(&mut prepared);
+        drop(prepared);
+        // A Ctrl-C that reached worker processes shows up as failed tasks: it is still Ctrl-C.
+        interrupt::check()?;
+        let batch = measured?.batch;
+        let label = format!(
+            "{}/{name}/{}",
+            info.name,
+            panels_workers(name, args.workers)
+        );
+        let failed = batch.failures();
+        if failed.is_empty() {
+            // Every executor must compute the same results, as in `parbench run`.
+            bench.check(&batch, &label)?;
+        }
+        failures.extend(failed.into_iter().map(|f| format!("{label}: {f}")));
+        panels.push(Panel::from_batch(
+            name,
+            panels_workers(name, args.workers),
+            &batch,
+        ));
+    }
+    progress.finish();
+
+    let params = bench.job.workload.params();
+    let title = match panels.as_slice() {
+        [one] => format!(
+            "{} · {} · wall {} · {} tasks of size {}",
+            info.name,
+            one.label(),
+            ms(one.wall_s),
+            params.tasks,
+            params.size
+        ),
+        _ => format!(
+            "{}: {} tasks of size {}, one batch per executor",
+            info.name, params.tasks, params.size
+        ),
+    };
+    write_timeline(&args.output, &title, &panels)?;
+    if failures.is_empty() {
+        return Ok(0);
+    }
+    Err(Error::Workload {
+        workload: info.name.to_string(),
+        message: format!(
+            "{} tasks failed (marked in {}): {}",
+            failures.len(),
+            args.output.display(),
+            failures.join("; ")
+        ),
+    })
+}
+
+/// Workers an executor runs with: its own count, or one for those that do not scale.
+fn panels_workers(name: &str, workers: usize) -> usize {
+    match executor::find(name) {
+        Ok(info) if !info.scales => 1,
+        _ => workers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses a `parbench timeline` command line.
+    fn parse(line: &[&str]) -> TimelineArgs {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            args: TimelineArgs,
+        }
+        let mut argv = vec!["timeline", "-w", "cpu", "-o", "t.svg"];
+        argv.extend_from_slice(line);
+        Cmd::parse_from(argv).args
+    }
+
+    fn args(executor: &[&str], compare: bool) -> TimelineArgs {
+        let list = executor.join(",");
+        let mut line = vec![];
+        if !executor.is_empty() {
+            line.extend(["-e", list.as_str()]);
+        }
+        if compare {
+            line.push("--compare");
+        }
+        parse(&line)
+    }
+
+    #[test]
+    fn compare_adds_the_serial_baseline() {
+        assert_eq!(
+            executors(&args(&["threads"], true)).unwrap(),
+            vec!["serial", "threads"]
+        );
+        let seed = executors(&args(&[], true)).unwrap();
+        assert_eq!(seed[..2], ["serial", "threads"]);
+        assert_eq!(seed.len(), 3);
+        assert_eq!(
+            executors(&args(&["all"], false)).unwrap(),
+            executor::names()
+        );
+    }
+
+    #[test]
+    fn bad_executor_lists_are_usage_errors() {
+        assert!(executors(&args(&[], false)).is_err());
+        assert!(executors(&args(&["nope"], false)).is_err());
+        assert!(executors(&args(&["threads", "", "pool"], false)).is_err());
+        assert_eq!(
+            executors(&args(&["threads", "threads"], false)).unwrap(),
+            vec!["threads"],
+            "a name given twice counts once"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! The measurement engine every consumer uses: `parbench run`, `parbench timeline`, the
+//! Criterion benches and the paired gate's `serve` mode.
+//!
+//! It owns the rules that must not be written twice:
+//! - a workload is opened once, with the baseline executor (serial, from the registry) run
+//!   first: its checksum is the reference every other batch must reproduce;
+//! - a pool is started (timed on its own) and warmed up before any batch of it counts;
+//! - batches are paired with the baseline and the host ceiling in short rounds, in a random
+//!   order per round ([`rounds`]);
+//! - the estimates are medians over rounds with 95% intervals ([`stats`]).
+
+use crate::error::{Error, Result};
+use crate::executor::{self, ExecOptions, Executor, ExecutorInfo, Job};
+use crate::measure::Batch;
+use crate::system;
+use crate::workload::{self, Params};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub mod analysis;
+pub mod probe;
+pub mod rounds;
+pub mod stats;
+pub mod sweep;
+
+/// One batch as the engine measured it: the batch, checked, and the CPU time it used.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// The batch: outcomes, records, wall time, counters.
+    pub batch: Batch,
+    /// CPU seconds (user + sys) of the whole process during the batch, worker processes
+    /// included.
+    pub cpu_s: f64,
+}
+
+/// An opened workload with its baseline: the inputs, a started baseline executor and the
+/// reference checksum.
+pub struct Bench {
+    /// The workload and its inputs.
+    pub job: Job,
+    /// Combined checksum of the baseline batch: every batch must reproduce it.
+    pub reference: u64,
+    /// Wall time of the baseline's first (reference) batch, in seconds.
+    pub reference_wall_s: f64,
+    baseline: Prepared,
+    options: ExecOptions,
+}
+
+/// A started pool of one executor at one worker count, warmed up.
+pub struct Prepared {
+    /// The executor's registry entry.
+    pub info: &'static ExecutorInfo,
+    /// Worker count.
+    pub workers: usize,
+    /// `workload/executor/workers`, the id used in messages and exports.
+    pub label: String,
+    /// Time to start the pool, in seconds, outside every timed batch.
+    pub pool_start_s: f64,
+    pool: Box<dyn Executor>,
+}
+
+impl Prepared {
+    /// The started pool, for callers that time batches themselves (Criterion).
+    pub fn pool(&mut self) -> &mut dyn Executor {
+        self.pool.as_mut()
+    }
+}
+
+impl Bench {
+    /// Opens `workload` with `params`, starts the baseline executor and runs its reference
+    /// batch (which also warms caches). `options.workers` is ignored: each pool gets its own.
+    pub fn open(workload: &str, params: Params, options: ExecOptions) -> Result<Bench> {
+        let opened = workload::open(workload, params)?;
+        Bench::from_workload(opened, options)
+    }
+
+    /// As [`Bench::open`], for a workload already opened.
+    pub fn from_workload(
+        opened: Arc<dyn workload::Workload>,
+        options: ExecOptions,
+    ) -> Result<Bench> {
+        let job = Job::new(opened)?;
+        let mut baseline = start_pool(&job, executor::baseline(), 1, &options)?;
+        let first = measure_batch(baseline.pool.as_mut(), &job, &baseline.label)?;
+        let reference = first.batch.checksum()?;
+        Ok(Bench {
+            job,
+            reference,
+            reference_wall_s: first.batch.wall_s,
+            baseline,
+            options,
+        })
+    }
+
+    /// The workload's name.
+    pub fn workload(&self) -> &'static str {
+        self.job.workload.name()
+    }
+
+    /// Typical length of one task, from the reference batch: the probe's window.
+    pub fn task_s(&self) -> f64 {
+        self.reference_wall_s / self.job.len().max(1) as f64
+    }
+
+    /// Starts a pool of `executor` with `workers` workers (one for executors that do not
+    /// scale), timing the start. No batch runs yet.
+    pub fn start(&self, executor: &str, workers: usize) -> Result<Prepared> {
+        let info = executor::find(executor)?;
+        let workers = if info.scales { workers } else { 1 };
+        start_pool(&self.job, info, workers, &self.options)
+    }
+
+    /// Starts a pool and runs its warm-up batch, which must reproduce the reference.
+    pub fn prepare(&self, executor: &str, workers: usize) -> Result<Prepared> {
+        let mut prepared = self.start(executor, workers)?;
+        self.run(&mut prepared)?;
+        Ok(prepared)
+    }
+
+    /// One batch on a prepared pool, checked against the reference.
+    pub fn run(&self, prepared: &mut Prepared) -> Result<Measured> {
+        let measured = self.run_unchecked(prepared)?;
+        self.check(&measured.batch, &prepared.label)?;
+        Ok(measured)
+    }
+
+    /// One batch on a prepared pool, failed tasks kept in it: for pictures that mark them.
+    pub fn run_unchecked(&self, prepared: &mut Prepared) -> Result<Measured> {
+        measure_batch(prepared.pool.as_mut(), &self.job, &prepared.label)
+    }
+
+    /// One batch of the baseline executor, checked.
+    pub fn run_baseline(&mut self) -> Result<Measured> {
+        let measured = measure_batch(self.baseline.pool.as_mut(), &self.job, &self.baseline.label)?;
+        self.check(&measured.batch, &self.baseline.label)?;
+        Ok(measured)
+    }
+
+    /// The baseline's pool start, in seconds.
+    pub fn baseline_pool_start_s(&self) -> f64 {
+        self.baseline.pool_start_s
+    }
+
+    /// `Ok` when every task succeeded and the combined checksum equals the reference.
+    pub fn check(&self, batch: &Batch, label: &str) -> Result<()> {
+        let got = batch.checksum().map_err(|e| label_failures(e, label))?;
+        if got != self.reference {
+            return Err(Error::ChecksumMismatch {
+                config: label.to_string(),
+                got,
+                want: self.reference,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Starts a pool and times the start.
+fn start_pool(
+    job: &Job,
+    info: &'static ExecutorInfo,
+    workers: usize,
+    options: &ExecOptions,
+) -> Result<Prepared> {
+    let label = format!("{}/{}/{workers}", job.workload.name(), info.name);
+    let mut options = options.clone();
+    options.workers = workers;
+    let started = Instant::now();
+    let pool = executor::start(info.name, &options)?;
+    Ok(Prepared {
+        info,
+        workers,
+        label,
+        pool_start_s: started.elapsed().as_secs_f64(),
+        pool,
+    })
+}
+
+/// Runs one batch and reads the CPU time and connections it used. Failed tasks stay in the
+/// batch; only the executor failing is an error.
+fn measure_batch(pool: &mut dyn Executor, job: &Job, label: &str) -> Result<Measured> {
+    let conns_before = job.workload.connections();
+    let cpu_before = system::process_cpu_s();
+    let mut batch = pool
+        .run(job)
+        .map_err(|e| Error::executor(label, e.to_string()))?;
+    let cpu_s = system::process_cpu_s() - cpu_before + batch.counters.child_cpu_s.unwrap_or(0.0);
+    if let (Some(a), Some(b)) = (conns_before, job.workload.connections()) {
+        batch.counters.connections = Some(b - a);
+    }
+    Ok(Measured { batch, cpu_s })
+}
+
+/// Prefixes every failure message with the configuration's label.
+fn label_failures(e: Error, label: &str) -> Error {
+    match e {
+        Error::TasksFailed { failures, total } => Error::TasksFailed {
+            failures: failures
+                .into_iter()
+                .map(|mut f| {
+                    f.error.message = format!("{label}: {}", f.error.message);
+                    f
+                })
+                .collect(),
+            total,
+        },
+        other => other,
+    }
+}
+
+/// Window of the ceiling probe for a bench: about one task, within the probe's bounds.
+pub fn probe_window(bench: &Bench) -> Duration {
+    Duration::from_secs_f64(bench.task_s().max(0.0)).clamp(probe::MIN_WINDOW, probe::MAX_WINDOW)
+}

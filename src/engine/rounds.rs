@@ -1,0 +1,208 @@
+//! Paired rounds: a baseline batch, the executor's batch and the ceiling probe, back to back
+//! in a random order, repeated until the speedup's interval is narrow or the budget is spent.
+//!
+//! A round lasts tens of milliseconds, shorter than the host's slow phases (seconds), so the
+//! three members of a round see the same host: their ratios hold when their times do not.
+
+use super::probe::CeilingProbe;
+use super::stats::{self, Estimate, SplitMix};
+use super::{Bench, Measured, Prepared};
+use crate::error::{Result, UsageError};
+use std::time::{Duration, Instant};
+
+/// Most rounds a configuration may take, whatever the budget: a bound on memory.
+pub const MAX_ROUNDS: usize = 10_000;
+/// Longest budget per configuration accepted, in seconds.
+pub const MAX_BUDGET_S: f64 = 3600.0;
+
+/// When to stop measuring a configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Never fewer rounds than this (`--repeat`).
+    pub min_rounds: usize,
+    /// Stop when the speedup's 95% interval is within +-this of its median (0.02 = 2%).
+    pub target_half_width: f64,
+    /// Time budget per configuration, rounds included, start-up excluded (`--budget-s`).
+    pub budget: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            min_rounds: 5,
+            target_half_width: 0.02,
+            budget: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Policy {
+    /// A policy from the user's numbers, checked against the documented bounds.
+    pub fn new(min_rounds: usize, budget_s: f64) -> Result<Policy, UsageError> {
+        if !(1..=MAX_ROUNDS).contains(&min_rounds) {
+            return Err(UsageError::new(format!(
+                "repeat {min_rounds} must be 1..={MAX_ROUNDS}"
+            )));
+        }
+        if !(budget_s.is_finite() && (0.0..=MAX_BUDGET_S).contains(&budget_s)) {
+            return Err(UsageError::new(format!(
+                "budget {budget_s} s must be 0..={MAX_BUDGET_S}"
+            )));
+        }
+        Ok(Policy {
+            min_rounds,
+            budget: Duration::from_secs_f64(budget_s),
+            ..Policy::default()
+        })
+    }
+
+    /// True when no more rounds are needed after `done` rounds taking `spent`.
+    pub fn done(&self, done: usize, spent: Duration, speedup: &Estimate) -> bool {
+        if done < self.min_rounds {
+            return false;
+        }
+        done >= MAX_ROUNDS
+            || spent >= self.budget
+            || (stats::median_rank(done).is_some()
+                && speedup.relative_half_width() <= self.target_half_width)
+    }
+}
+
+/// What a configuration's rounds measured.
+#[derive(Debug, Default)]
+pub struct Rounds {
+    /// Baseline batch wall times, one per round.
+    pub baseline_s: Vec<f64>,
+    /// The executor's batches, one per round.
+    pub batches: Vec<Measured>,
+    /// Ceiling per round (1.0 where c = 1).
+    pub ceiling: Vec<f64>,
+    representative: Option<usize>,
+}
+
+impl Rounds {
+    /// Number of rounds.
+    pub fn len(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// True before the first round.
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// Per-round speedups, baseline_i / executor_i.
+    pub fn speedups(&self) -> Vec<f64> {
+        self.baseline_s
+            .iter()
+            .zip(&self.batches)
+            .map(|(b, e)| b / e.batch.wall_s)
+            .collect()
+    }
+
+    /// Median speedup over rounds, with its interval.
+    pub fn speedup(&self) -> Estimate {
+        stats::median_interval(&self.speedups())
+    }
+
+    /// Median ceiling over rounds, with its interval.
+    pub fn ceiling(&self) -> Estimate {
+        stats::median_interval(&self.ceiling)
+    }
+
+    /// Median over rounds of speedup_i / ceiling_i, with its interval.
+    pub fn efficiency_vs_ceiling(&self) -> Estimate {
+        let per_round: Vec<f64> = self
+            .speedups()
+            .iter()
+            .zip(&self.ceiling)
+            .map(|(s, c)| s / c)
+            .collect();
+        stats::median_interval(&per_round)
+    }
+
+    /// Rounds in which the host delivered under `share` of `cores` (for the host note).
+    pub fn short_rounds(&self, cores: usize, share: f64) -> usize {
+        self.ceiling
+            .iter()
+            .filter(|&&c| c < share * cores as f64)
+            .count()
+    }
+
+    /// The round whose executor batch was closest to the running median wall time when it
+    /// was measured: the representative batch for timelines and counters. Only it keeps its
+    /// task records, so memory stays in proportion to one batch however many rounds run.
+    pub fn representative(&self) -> Option<&Measured> {
+        self.representative.map(|i| &self.batches[i])
+    }
+
+    /// Moves the representative to the newest batch if it is closer to the running median,
+    /// and drops the task records of the batch that lost.
+    fn keep_representative(&mut self) {
+        let newest = self.len() - 1;
+        let walls: Vec<f64> = self.batches.iter().map(|m| m.batch.wall_s).collect();
+        let median = stats::median(&walls);
+        let distance = |i: usize| (walls[i] - median).abs();
+        let loser = match self.representative {
+            Some(kept) if distance(kept) <= distance(newest) => newest,
+            Some(kept) => {
+                self.representative = Some(newest);
+                kept
+            }
+            None => {
+                self.representative = Some(newest);
+                return;
+            }
+        };
+        self.batches[loser].batch.records = Vec::new();
+    }
+}
+
+/// The three members of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Member {
+    Baseline,
+    Executor,
+    Probe,
+}
+
+/// Runs paired rounds of `prepared` against the bench's baseline until `policy` is met.
+/// `on_round` hears the number of rounds done after each.
+pub fn measure(
+    bench: &mut Bench,
+    prepared: &mut Prepared,
+    probe: &CeilingProbe,
+    policy: &Policy,
+    rng: &mut SplitMix,
+    on_round: &mut dyn FnMut(usize) -> Result<()>,
+) -> Result<Rounds> {
+    let window = super::probe_window(bench);
+    let mut rounds = Rounds::default();
+    let started = Instant::now();
+    loop {
+        let mut order = [Member::Baseline, Member::Executor, Member::Probe];
+        rng.shuffle(&mut order);
+        let (mut baseline, mut batch, mut ceiling) = (None, None, None);
+        for member in order {
+            match member {
+                Member::Baseline => baseline = Some(bench.run_baseline()?.batch.wall_s),
+                Member::Executor => batch = Some(bench.run(prepared)?),
+                Member::Probe => {
+                    ceiling = Some(probe.measure(window, rng.next_u64() & 1 == 0)?);
+                }
+            }
+        }
+        let (Some(b), Some(m), Some(c)) = (baseline, batch, ceiling) else {
+            unreachable!("every member ran");
+        };
+        rounds.baseline_s.push(b);
+        rounds.batches.push(m);
+        rounds.ceiling.push(c);
+        rounds.keep_representative();
+        on_round(rounds.len())?;
+        if policy.done(rounds.len(), started.elapsed(), &rounds.speedup()) {
+            break;
+        }
+    }
+    Ok(rounds)
+}
