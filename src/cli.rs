@@ -30,6 +30,11 @@ pub enum Command {
     /// Internal: a process-pool worker serving tasks over its stdin and stdout.
     #[command(hide = true)]
     Worker,
+    /// Internal: one side of the paired gate, serving benchmark turns over stdin and stdout.
+    #[command(hide = true)]
+    Serve,
+    /// Paired regression gate: two builds take turns batch by batch; exit 1 on a regression.
+    Gate(Box<crate::gate::GateArgs>),
     /// Run one batch per executor and draw its tasks on a timeline (SVG, or HTML with tooltips).
     Timeline(Box<commands::timeline::TimelineArgs>),
     /// Redraw the speedup chart and timelines from a JSON report of `parbench run`.
@@ -54,10 +59,11 @@ fn list_command() -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Exit code for an error: 2 for usage errors, 130 for Ctrl-C, 1 otherwise.
+/// Exit code for an error: 2 for usage errors and a gate side that failed, 130 for Ctrl-C,
+/// 1 otherwise.
 pub fn exit_code(error: &anyhow::Error) -> i32 {
     for cause in error.chain() {
-        if cause.is::<UsageError>() {
+        if cause.is::<UsageError>() || cause.is::<crate::gate::GateError>() {
             return 2;
         }
         match cause.downcast_ref::<Error>() {
@@ -86,6 +92,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::List => list_command(),
         Command::Compare(args) => crate::compare::command(args),
         Command::Worker => Ok(executor::process::worker_main()),
+        Command::Serve => Ok(crate::serve::serve_main()),
+        Command::Gate(args) => crate::gate::command(*args),
         Command::Timeline(args) => Ok(commands::timeline::command(*args)?),
         Command::Chart(args) => Ok(commands::chart::command(args)?),
     }

@@ -88,3 +88,15 @@ pub fn worker_counts(counts: &[usize]) -> Result<Vec<usize>, UsageError> {
 }
 
 pub use crate::paths::check_output_path;
+
+/// Writes text to stdout. A closed pipe (the reader went away, as with `| head`) ends
+/// quietly; any other error is returned.
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}

@@ -22,9 +22,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
 /// enough that a 5 ms switch interval is honoured (a few microseconds between checks).
 pub const CHECK_EVERY: u64 = 4096;
 
-/// Environment variable that lengthens the work (not the result) by a factor, to calibrate the
-/// regression gate with a known slowdown. Read only by this workload.
-pub const SLOWDOWN_ENV: &str = "PARBENCH_SLOWDOWN";
+pub use super::SLOWDOWN_ENV;
 
 fn defaults() -> Params {
     Params {
@@ -45,19 +43,7 @@ fn open(params: Params) -> Result<Arc<dyn Workload>> {
         ))
         .into());
     }
-    let slowdown = match std::env::var(SLOWDOWN_ENV) {
-        Ok(s) => s
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite() && (1.0..=100.0).contains(f))
-            .ok_or_else(|| {
-                crate::error::Error::workload(
-                    INFO.name,
-                    format!("{SLOWDOWN_ENV}={s} is not a factor between 1 and 100"),
-                )
-            })?,
-        Err(_) => 1.0,
-    };
+    let slowdown = super::slowdown(INFO.name)?;
     Ok(Arc::new(Cpu { params, slowdown }))
 }
 

@@ -61,7 +61,13 @@ fn open(params: Params) -> Result<Arc<dyn Workload>> {
         ))
         .into());
     }
-    Ok(Arc::new(Dot { params, n, inner }))
+    let slowdown = super::slowdown(INFO.name)?;
+    Ok(Arc::new(Dot {
+        params,
+        n,
+        inner,
+        slowdown,
+    }))
 }
 
 /// The dot workload.
@@ -71,6 +77,8 @@ pub struct Dot {
     n: usize,
     /// Threads inside each matrix product.
     inner: usize,
+    /// Extra work factor from `PARBENCH_SLOWDOWN` (1 = none).
+    slowdown: f64,
 }
 
 /// Views bytes as f64s without a copy when they are aligned (the allocator's usual case).
@@ -166,6 +174,16 @@ impl Workload for Dot {
         // The native kernel runs with the simulated GIL released, as numpy's does.
         ctx.release(|| multiply_row_blocks(self.inner, a, b, c_view))
             .map_err(|e| TaskError::new(format!("cannot start an inner kernel thread: {e}")))?;
+        if self.slowdown > 1.0 {
+            // Extra rows of the same product into scratch: more work, the same result.
+            let rows = (((self.slowdown - 1.0) * n as f64).round() as usize).clamp(1, n);
+            let mut scratch = vec![0.0f64; rows * n];
+            let a_rows = a.slice(ndarray::s![..rows, ..]);
+            let s_view = ArrayViewMut2::from_shape((rows, n), &mut scratch)
+                .map_err(|e| TaskError::new(e.to_string()))?;
+            ctx.release(|| multiply(a_rows, b, s_view));
+            std::hint::black_box(&scratch);
+        }
         let payload = f64s_to_bytes(&c);
         Ok(TaskOutput {
             checksum: checksum_bytes(&payload),

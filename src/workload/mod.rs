@@ -250,3 +250,25 @@ pub const QUICK_DIVISOR: u64 = 16;
 pub fn quick_linear(p: &mut Params) {
     p.size = (p.size / QUICK_DIVISOR).max(1);
 }
+
+/// Environment variable that lengthens the work (not the result) of the workloads where
+/// extra work with the same result is honest (cpu, dot), by a factor: the regression gate's
+/// calibration injects known slowdowns with it.
+pub const SLOWDOWN_ENV: &str = "PARBENCH_SLOWDOWN";
+
+/// The slowdown factor from [`SLOWDOWN_ENV`]: 1 when unset, an error outside 1..=100.
+pub fn slowdown(workload: &str) -> Result<f64> {
+    match std::env::var(SLOWDOWN_ENV) {
+        Ok(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && (1.0..=100.0).contains(f))
+            .ok_or_else(|| {
+                crate::error::Error::workload(
+                    workload,
+                    format!("{SLOWDOWN_ENV}={s} is not a factor between 1 and 100"),
+                )
+            }),
+        Err(_) => Ok(1.0),
+    }
+}
