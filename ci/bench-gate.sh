@@ -165,10 +165,32 @@ fi
 # Calibration: one build of HEAD serves both sides as two separate processes (A/A); the
 # slowdown gates give the head side PARBENCH_SLOWDOWN, which makes cpu and dot do that much
 # more work for the same results. Each round runs the A/A gate and one gate per slowdown.
-BIN="$(build "$REPO" "$HEAD_TARGET")"
 CAL="$WORK/calibrate"
 rm -rf "$CAL"
 mkdir -p "$CAL"
+# A copy, so a rebuild of the checkout during a long calibration changes nothing here.
+cp "$(build "$REPO" "$HEAD_TARGET")" "$CAL/parbench"
+BIN="$CAL/parbench"
+# ratios KIND: each benchmark's median ratio over the gates of that kind (the slowdown the
+# gates really saw), from the table files.
+ratios() {
+    local kind="$1"
+    awk '$1 ~ /\// && $4 ~ /^[0-9.]+$/ { print $1, $4 }' "$CAL/$kind"-*.txt |
+        sort -k1,1 -k2,2n |
+        awk '{ id[NR] = $1; r[NR] = $2 }
+             END {
+                 n = 0
+                 for (i = 1; i <= NR; i++) {
+                     if (i == 1 || id[i] != id[i - 1]) { start = i }
+                     if (i == NR || id[i + 1] != id[i]) {
+                         c = i - start + 1
+                         m = (c % 2) ? r[start + (c - 1) / 2] : (r[start + c / 2 - 1] + r[start + c / 2]) / 2
+                         printf "%s%s %.3f", (n++ ? ", " : ""), id[i], m
+                     }
+                 }
+             }'
+}
+
 declare -A failed=()
 failed[aa]=0
 for s in "${SLOWDOWNS[@]}"; do failed[$s]=0; done
@@ -192,11 +214,11 @@ done
     echo "$CAL_N A/A gates and $CAL_N gates per injected slowdown, filter \`$CAL_FILTER\`,"
     echo "threshold $THRESHOLD%, budget ${BUDGET} s per benchmark; $((SECONDS - START)) s in all."
     echo
-    echo "| head | gates failed |"
-    echo "|---|---:|"
-    echo "| unchanged (A/A) | ${failed[aa]} / $CAL_N |"
+    echo "| head | gates failed | median ratio per benchmark, over the gates |"
+    echo "|---|---:|---|"
+    echo "| unchanged (A/A) | ${failed[aa]} / $CAL_N | $(ratios aa) |"
     for s in "${SLOWDOWNS[@]}"; do
-        echo "| $s% slower | ${failed[$s]} / $CAL_N |"
+        echo "| $s% slower | ${failed[$s]} / $CAL_N | $(ratios "$s") |"
     done
     echo
     smallest=""

@@ -127,8 +127,10 @@ pub fn task_colour(index: usize) -> String {
 /// The line colour of an executor: fixed per name, so the same executor looks the same in
 /// every chart. Registered executors take the palette in registry order.
 pub fn executor_colour(name: &str) -> &'static str {
+    // Colour-blind-safe (Okabe-Ito, with black for the baseline), one hue family per
+    // executor so that neighbours in the registry never look alike.
     const PALETTE: [&str; 10] = [
-        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+        "#222222", "#e69f00", "#0072b2", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#f0e442",
         "#9c755f", "#bab0ac",
     ];
     let index = crate::executor::EXECUTORS

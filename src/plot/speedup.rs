@@ -85,8 +85,8 @@ pub fn speedup_svg(results: &[RunResult], cores: usize) -> Result<String, UsageE
         draw_panel(&mut out, ox, oy, &name, &members, cores);
     }
     let notes = [
-        "speedup = median serial wall time / median wall time; workers on a log scale".to_string(),
-        format!("grey: the ideal, min(workers, cores) with cores = {cores}"),
+        "speedup = median over paired rounds of serial / executor, bars = 95% interval; workers on a log scale".to_string(),
+        format!("grey: the ideal, min(workers, cores) with cores = {cores}; dotted: the ceiling the host delivered, measured in the same rounds"),
         "dashed: Amdahl fit 1 / (f + (1 - f) / p), f = serial fraction, p = min(workers, cores)"
             .into(),
         "(p = workers when an executor beats the core count: its work waits, not computes)".into(),
@@ -158,10 +158,31 @@ fn draw_panel(
         samples.sort_by(f64::total_cmp);
     }
     let ideal = |w: f64| w.min(cores as f64);
+    // The measured ceiling at each worker count: the median of the ceilings measured beside
+    // each executor there (they all measured the same host), with the widest interval.
+    let ceiling: Vec<(usize, f64, f64, f64)> = workers
+        .iter()
+        .filter_map(|&w| {
+            let at: Vec<crate::engine::stats::Estimate> = members
+                .iter()
+                .filter(|r| r.workers == w && !crate::executor::is_baseline(&r.executor))
+                .filter_map(|r| r.ceiling)
+                .collect();
+            if at.is_empty() {
+                return None;
+            }
+            let m = crate::engine::stats::median(&at.iter().map(|e| e.median).collect::<Vec<_>>());
+            let lo = at.iter().map(|e| e.lo).fold(f64::INFINITY, f64::min);
+            let hi = at.iter().map(|e| e.hi).fold(f64::NEG_INFINITY, f64::max);
+            Some((w, m, lo, hi))
+        })
+        .collect();
     let ymax = series
         .iter()
         .flat_map(|(_, pts, _, _)| pts.iter().filter_map(|r| r.speedup.map(|s| s.hi)))
         .chain(samples.iter().map(|&w| ideal(w)))
+        .chain(ceiling.iter().map(|c| c.3))
+        .filter(|v| v.is_finite())
         .fold(1.0, f64::max);
     let ticks = nice_ticks(ymax * 1.05, 6);
     let ytop = *ticks.last().unwrap_or(&1.0);
@@ -234,9 +255,33 @@ fn draw_panel(
         path_of(&ideal)
     );
 
+    if !ceiling.is_empty() {
+        let line = ceiling
+            .iter()
+            .map(|&(w, m, _, _)| format!("{:.2},{:.2}", xof(w as f64), yof(m)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(
+            out,
+            r##"<polyline class="ceiling" points="{line}" fill="none" stroke="#555" stroke-width="1.6" stroke-dasharray="2 3" data-tip="1"><title>measured ceiling: cores the host delivered</title></polyline>"##
+        );
+        for &(w, m, lo, hi) in &ceiling {
+            let _ = writeln!(
+                out,
+                r##"<rect class="ceiling-point" data-workers="{w}" data-ceiling="{m:.4}" data-lo="{lo:.4}" data-hi="{hi:.4}" x="{:.2}" y="{:.2}" width="6" height="6" fill="#555" data-tip="1"><title>ceiling at {w} workers: {m:.2} cores ({lo:.2}-{hi:.2})</title></rect>"##,
+                xof(w as f64) - 3.0,
+                yof(m) - 3.0
+            );
+        }
+    }
+
+    // Points of different executors at one worker count are spread a few pixels apart, so
+    // overlapping points and error bars stay visible.
+    let dodge = |i: usize| (i as f64 - (series.len() as f64 - 1.0) / 2.0) * 3.0;
     let mut legend_y = oy + PLOT_TOP + 10.0;
-    for (executor, pts, fit, waiting) in &series {
+    for (index, (executor, pts, fit, waiting)) in series.iter().enumerate() {
         let colour = executor_colour(executor);
+        let dx = dodge(index);
         if let Some(f) = fit {
             let _ = writeln!(
                 out,
@@ -255,7 +300,7 @@ fn draw_panel(
                 .map(|r| {
                     format!(
                         "{:.2},{:.2}",
-                        xof(r.workers as f64),
+                        xof(r.workers as f64) + dx,
                         yof(r.speedup.map_or(0.0, |s| s.median))
                     )
                 })
@@ -268,17 +313,35 @@ fn draw_panel(
             );
         }
         for r in pts {
-            let s = r.speedup.map_or(0.0, |s| s.median);
+            let e = r
+                .speedup
+                .unwrap_or(crate::engine::stats::Estimate::exact(0.0));
+            let (s, x) = (e.median, xof(r.workers as f64) + dx);
+            if e.hi > e.lo {
+                let (ylo, yhi) = (yof(e.lo), yof(e.hi));
+                let _ = writeln!(
+                    out,
+                    r#"<path class="errorbar" data-executor="{}" data-workers="{}" data-lo="{:.4}" data-hi="{:.4}" d="M{x:.2},{ylo:.2}V{yhi:.2}M{:.2},{ylo:.2}h5M{:.2},{yhi:.2}h5" stroke="{colour}" stroke-width="1.3" fill="none"/>"#,
+                    esc(executor),
+                    r.workers,
+                    e.lo,
+                    e.hi,
+                    x - 2.5,
+                    x - 2.5
+                );
+            }
             let _ = writeln!(
                 out,
-                r#"<circle class="point" data-executor="{}" data-workers="{}" data-speedup="{s:.4}" cx="{:.2}" cy="{:.2}" r="3.5" fill="{colour}" data-tip="1"><title>{} x{}: speedup {s:.2} (wall {:.4} s)</title></circle>"#,
+                r#"<circle class="point" data-executor="{}" data-workers="{}" data-speedup="{s:.4}" cx="{x:.2}" cy="{:.2}" r="3.5" fill="{colour}" stroke="white" stroke-width="0.8" data-tip="1"><title>{} x{}: speedup {s:.2} [{:.2}-{:.2}] (wall {:.4} s, {} rounds)</title></circle>"#,
                 esc(executor),
                 r.workers,
-                xof(r.workers as f64),
                 yof(s),
                 esc(executor),
                 r.workers,
-                r.wall_s.median
+                e.lo,
+                e.hi,
+                r.wall_s.median,
+                r.rounds
             );
         }
         // Legend entry: a line swatch (a dot for a one-point series such as serial), the
@@ -318,6 +381,16 @@ fn draw_panel(
         lx + 26.0,
         legend_y + 4.0
     );
+    if !ceiling.is_empty() {
+        legend_y += 17.0;
+        let _ = writeln!(
+            out,
+            r##"<line x1="{lx:.1}" y1="{legend_y:.1}" x2="{:.1}" y2="{legend_y:.1}" stroke="#555" stroke-width="1.6" stroke-dasharray="2 3"/><text class="axis legend" x="{:.1}" y="{:.1}">measured ceiling</text>"##,
+            lx + 20.0,
+            lx + 26.0,
+            legend_y + 4.0
+        );
+    }
     if series.iter().any(|(_, _, fit, _)| fit.is_some()) {
         let y = legend_y + 17.0;
         let _ = writeln!(

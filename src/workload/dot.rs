@@ -175,13 +175,20 @@ impl Workload for Dot {
         ctx.release(|| multiply_row_blocks(self.inner, a, b, c_view))
             .map_err(|e| TaskError::new(format!("cannot start an inner kernel thread: {e}")))?;
         if self.slowdown > 1.0 {
-            // Extra rows of the same product into scratch: more work, the same result.
-            let rows = (((self.slowdown - 1.0) * n as f64).round() as usize).clamp(1, n);
-            let mut scratch = vec![0.0f64; rows * n];
-            let a_rows = a.slice(ndarray::s![..rows, ..]);
-            let s_view = ArrayViewMut2::from_shape((rows, n), &mut scratch)
+            // Extra work, the same result: the product of the leading m x m blocks, with
+            // m^3 = (slowdown - 1) n^3, so the extra FLOPs are the asked share. A block keeps
+            // the kernel's efficiency; a few extra rows of the full product would not (packing
+            // all of B costs as much as the product of a few rows).
+            let m = ((self.slowdown - 1.0).cbrt() * n as f64).round() as usize;
+            let m = m.clamp(1, n);
+            let mut scratch = vec![0.0f64; m * m];
+            let s_view = ArrayViewMut2::from_shape((m, m), &mut scratch)
                 .map_err(|e| TaskError::new(e.to_string()))?;
-            ctx.release(|| multiply(a_rows, b, s_view));
+            let (a_block, b_block) = (
+                a.slice(ndarray::s![..m, ..m]),
+                b.slice(ndarray::s![..m, ..m]),
+            );
+            ctx.release(|| multiply(a_block, b_block, s_view));
             std::hint::black_box(&scratch);
         }
         let payload = f64s_to_bytes(&c);
