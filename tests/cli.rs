@@ -28,7 +28,18 @@ fn usage_error(args: &[&str], needle: &str) {
 }
 
 const QUICK: &[&str] = &[
-    "run", "-w", "cpu", "--tasks", "2", "--size", "1000", "-r", "1", "-q",
+    "run",
+    "-w",
+    "cpu",
+    "--tasks",
+    "2",
+    "--size",
+    "1000",
+    "-r",
+    "1",
+    "--budget-s",
+    "0",
+    "-q",
 ];
 
 fn quick_with(extra: &[&str]) -> Vec<&'static str> {
@@ -96,7 +107,9 @@ fn json_sweep_checks_checksums() {
             "--size",
             "32",
             "-r",
-            "1",
+            "6",
+            "--budget-s",
+            "0",
             "-f",
             "json",
             "-q",
@@ -124,9 +137,21 @@ fn json_sweep_checks_checksums() {
             rows.iter().all(|r| r["checksum"] == serial),
             "{workload}: every checksum equals serial's"
         );
-        assert!(rows
-            .iter()
-            .all(|r| r["speedup"].is_number() && r["wall_s"]["median"].is_number()));
+        for r in &rows {
+            assert!(r["wall_s"]["median"].is_number());
+            for key in ["speedup", "ceiling", "efficiency_vs_ceiling"] {
+                let e = &r[key];
+                let (m, lo, hi) = (
+                    e["median"].as_f64().unwrap(),
+                    e["lo"].as_f64().unwrap(),
+                    e["hi"].as_f64().unwrap(),
+                );
+                assert!(lo <= m && m <= hi, "{key}: {e}");
+            }
+            // Serial is the baseline: measured in every round of the others.
+            let rounds = r["rounds"].as_u64().unwrap();
+            assert!(rounds >= 6, "{r}");
+        }
     }
 }
 

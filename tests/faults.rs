@@ -103,8 +103,22 @@ fn interrupt_run(executors: &str, whole_group: bool) {
     let mut cmd = parbench(
         &leaks,
         &[
-            "run", "-w", "io,cpu", "-e", executors, "-n", "2", "--tasks", "4", "--size", "2000000",
-            "-r", "100000", "-q",
+            "run",
+            "-w",
+            "io,cpu",
+            "-e",
+            executors,
+            "-n",
+            "2",
+            "--tasks",
+            "4",
+            "--size",
+            "2000000",
+            "-r",
+            "10000",
+            "--budget-s",
+            "3600",
+            "-q",
         ],
     );
     cmd.stdout(Stdio::null())

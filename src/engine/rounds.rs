@@ -206,3 +206,116 @@ pub fn measure(
     }
     Ok(rounds)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::{Batch, Counters};
+
+    /// Rounds made of (baseline s, executor s, ceiling) triples.
+    fn rounds(triples: &[(f64, f64, f64)]) -> Rounds {
+        let mut r = Rounds::default();
+        for &(b, e, c) in triples {
+            r.baseline_s.push(b);
+            r.batches.push(Measured {
+                batch: Batch {
+                    results: Vec::new(),
+                    records: Vec::new(),
+                    wall_s: e,
+                    counters: Counters::default(),
+                },
+                cpu_s: 0.0,
+            });
+            r.ceiling.push(c);
+            r.keep_representative();
+        }
+        r
+    }
+
+    #[test]
+    fn a_constant_ratio_is_estimated_exactly() {
+        let r = rounds(&[(0.020, 0.010, 2.0); 30]);
+        assert_eq!(r.speedup(), Estimate::exact(2.0));
+        assert_eq!(r.ceiling(), Estimate::exact(2.0));
+        assert_eq!(r.efficiency_vs_ceiling(), Estimate::exact(1.0));
+        assert_eq!(r.short_rounds(2, 0.9), 0);
+    }
+
+    #[test]
+    fn a_bimodal_host_moves_the_speedup_but_not_the_efficiency_vs_ceiling() {
+        // Rounds alternate between two free cores (ceiling 2.0, speedup 1.9) and two vCPUs
+        // sharing one core (ceiling 1.0, speedup 0.95): the executor is at 95% either way.
+        let triples: Vec<(f64, f64, f64)> = (0..40)
+            .map(|i| {
+                if i % 3 == 0 {
+                    (0.020, 0.020 / 0.95, 1.0)
+                } else {
+                    (0.020, 0.020 / 1.9, 2.0)
+                }
+            })
+            .collect();
+        let r = rounds(&triples);
+        let e = r.efficiency_vs_ceiling();
+        assert!(
+            (e.median - 0.95).abs() < 1e-9 && e.lo > 0.949 && e.hi < 0.951,
+            "{e:?}"
+        );
+        // The plain speedup's interval reaches into the one-core rounds.
+        let s = r.speedup();
+        assert!((s.median - 1.9).abs() < 1e-9, "{s:?}");
+        assert_eq!(r.short_rounds(2, 0.9), 14);
+        assert!(crate::engine::sweep::host_note(14, 40, &[2])
+            .unwrap()
+            .contains("under 1.8 cores in 35% of rounds"));
+        assert_eq!(crate::engine::sweep::host_note(4, 40, &[2]), None);
+    }
+
+    #[test]
+    fn outliers_do_not_move_the_median() {
+        // One round in five caught a burst on the executor's batch only (twice as slow).
+        let triples: Vec<(f64, f64, f64)> = (0..50)
+            .map(|i| {
+                let e = if i % 5 == 0 { 0.020 } else { 0.010 };
+                (0.019 + 0.002 * (i % 2) as f64, e, 2.0)
+            })
+            .collect();
+        let r = rounds(&triples);
+        let s = r.speedup();
+        assert!(s.median > 1.85 && s.median < 2.15, "{s:?}");
+        assert!(s.lo > 1.8, "{s:?}");
+        // The representative batch is a typical one, not an outlier.
+        assert_eq!(r.representative().unwrap().batch.wall_s, 0.010);
+    }
+
+    #[test]
+    fn the_policy_waits_for_min_rounds_then_the_target_or_the_budget() {
+        let p = Policy::new(5, 2.0).unwrap();
+        let narrow = Estimate {
+            median: 1.9,
+            lo: 1.89,
+            hi: 1.91,
+        };
+        let wide = Estimate {
+            median: 1.9,
+            lo: 1.5,
+            hi: 2.0,
+        };
+        let second = Duration::from_secs(1);
+        assert!(
+            !p.done(4, second, &narrow),
+            "never fewer than --repeat rounds"
+        );
+        assert!(
+            !p.done(5, second, &narrow),
+            "no interval of a median from 5 rounds"
+        );
+        assert!(p.done(6, second, &narrow));
+        assert!(!p.done(30, second, &wide));
+        assert!(p.done(30, 2 * second, &wide), "budget spent");
+        assert!(Policy::new(0, 1.0).is_err());
+        assert!(Policy::new(MAX_ROUNDS + 1, 1.0).is_err());
+        assert!(Policy::new(5, -1.0).is_err());
+        assert!(Policy::new(5, f64::NAN).is_err());
+        assert!(Policy::new(5, MAX_BUDGET_S + 1.0).is_err());
+    }
+}

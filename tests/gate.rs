@@ -1,0 +1,176 @@
+//! The paired gate as a user runs it: bad sides and bad input give one line and exit 2,
+//! naming the side (and the benchmark); a benchmark on one side only is "missing", not an
+//! error. Fake sides are small shell scripts that speak (or garble) the serve protocol.
+
+use assert_cmd::Command;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const EXE: &str = env!("CARGO_BIN_EXE_parbench");
+
+/// A fake side: a shell script with this body, made executable.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The hello line of protocol `version`.
+fn hello(version: u32) -> String {
+    format!(r#"echo '{{"program":"parbench-serve","protocol":{version},"version":"fake"}}'"#)
+}
+
+/// Runs `parbench gate` and returns (exit code, stdout, stderr).
+fn gate(base: &Path, head: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(EXE)
+        .args(["gate", "--base"])
+        .arg(base)
+        .arg("--head")
+        .arg(head)
+        .args(extra)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Exit 2 and a last stderr line that contains every needle, with no panic text.
+fn assert_error(result: (Option<i32>, String, String), needles: &[&str]) {
+    let (code, _, stderr) = result;
+    assert_eq!(code, Some(2), "exit 2: {stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    for n in needles {
+        assert!(last.contains(n), "'{n}' in: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_program_that_is_not_a_parbench_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = script(dir.path(), "silent", "exit 0");
+    let chatty = script(dir.path(), "chatty", "echo hello world; cat >/dev/null");
+    let me = Path::new(EXE);
+    assert_error(gate(&silent, me, &[]), &["base", "not a parbench"]);
+    assert_error(gate(me, &chatty, &[]), &["head", "not a parbench"]);
+    assert_error(
+        gate(&dir.path().join("nothing"), me, &[]),
+        &["--base", "no such file"],
+    );
+}
+
+#[test]
+fn a_protocol_version_mismatch_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let future = script(
+        dir.path(),
+        "future",
+        &format!("{}\ncat >/dev/null", hello(999)),
+    );
+    assert_error(
+        gate(Path::new(EXE), &future, &[]),
+        &["head", "protocol 999"],
+    );
+}
+
+#[test]
+fn a_side_that_crashes_mid_gate_is_named_with_the_benchmark() {
+    let dir = tempfile::tempdir().unwrap();
+    // Lists one benchmark, then dies when asked to prepare it.
+    let crashing = script(
+        dir.path(),
+        "crashing",
+        &format!(
+            r#"{}
+while read line; do
+  case "$line" in
+    *list*) echo '{{"ids":["overhead/dispatch/serial/1"]}}' ;;
+    *prepare*) exit 3 ;;
+  esac
+done"#,
+            hello(1)
+        ),
+    );
+    assert_error(
+        gate(
+            Path::new(EXE),
+            &crashing,
+            &["--filter", "^overhead/dispatch/serial/1$"],
+        ),
+        &["head", "overhead/dispatch/serial/1"],
+    );
+}
+
+#[test]
+fn a_benchmark_on_one_side_only_is_missing_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = script(
+        dir.path(),
+        "empty",
+        &format!(
+            r#"{}
+while read line; do
+  case "$line" in
+    *list*) echo '{{"ids":[]}}' ;;
+    *quit*) exit 0 ;;
+  esac
+done"#,
+            hello(1)
+        ),
+    );
+    let (code, stdout, stderr) = gate(
+        Path::new(EXE),
+        &empty,
+        &["--filter", "^cpu/serial/1$", "--format", "markdown"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("missing on head"), "{stdout}");
+    assert!(stdout.contains("PASS"), "{stdout}");
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let me = Path::new(EXE);
+    assert_error(
+        gate(me, me, &["--filter", "^no-such-benchmark$"]),
+        &["matches no benchmark"],
+    );
+    assert_error(gate(me, me, &["--filter", "("]), &["--filter"]);
+    assert_error(gate(me, me, &["--threshold", "0"]), &["--threshold"]);
+    assert_error(gate(me, me, &["--budget-s", "0"]), &["budget"]);
+    assert_error(gate(me, me, &["--format", "yaml"]), &["format"]);
+}
+
+#[test]
+fn an_a_a_gate_runs_end_to_end() {
+    // Two processes of this build on one cheap benchmark. The verdict depends on the
+    // machine, so only its shape is checked: exit 0 or 1, one row, a ratio and pairs.
+    let me = Path::new(EXE);
+    let (code, stdout, stderr) = gate(
+        me,
+        me,
+        &[
+            "--filter",
+            "^overhead/dispatch/serial/1$",
+            "--budget-s",
+            "0.5",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(matches!(code, Some(0) | Some(1)), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row["id"], "overhead/dispatch/serial/1");
+    assert!(row["pairs"].as_u64().unwrap() >= 1);
+    let ratio = &row["ratio"];
+    assert!(ratio["lo"].as_f64().unwrap() <= ratio["hi"].as_f64().unwrap());
+    assert!(doc["summary"].as_str().unwrap().contains("Runner noise"));
+}
