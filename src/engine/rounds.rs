@@ -192,9 +192,11 @@ pub fn measure(
                 }
             }
         }
-        let (Some(b), Some(m), Some(c)) = (baseline, batch, ceiling) else {
+        let (Some(b), Some(mut m), Some(c)) = (baseline, batch, ceiling) else {
             unreachable!("every member ran");
         };
+        // Checked already: the outputs (a product matrix per dot task) are not kept.
+        m.batch.results = Vec::new();
         rounds.baseline_s.push(b);
         rounds.batches.push(m);
         rounds.ceiling.push(c);

@@ -50,9 +50,9 @@ impl Panel {
         self.workers.max(highest).max(1)
     }
 
-    /// "threads x4", or just "serial" for a one-worker executor named serial.
+    /// "threads x4", or just "serial" for the baseline executor.
     pub fn label(&self) -> String {
-        if self.executor == "serial" && self.workers <= 1 {
+        if crate::executor::is_baseline(&self.executor) && self.workers <= 1 {
             self.executor.clone()
         } else {
             format!("{} x{}", self.executor, self.workers)

@@ -26,7 +26,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerKind {
-    /// mockito: a new connection per request, one accept thread (the design's default).
+    /// A new connection per request, one accept thread (the design's default).
     #[default]
     Mockito,
     /// A small keep-alive HTTP/1.1 server, for connection reuse at high concurrency.
