@@ -84,9 +84,9 @@ enum Kind {
         executor: String,
         workers: usize,
     },
-    /// 64 empty tasks on a warm pool: `overhead/dispatch/<executor>/<W>`.
+    /// 64 empty tasks on a warm pool: `overhead_dispatch/<executor>/<W>`.
     Dispatch { executor: String, workers: usize },
-    /// Start a pool, run W empty tasks, stop it: `overhead/start_stop/<executor>/<W>`.
+    /// Start a pool, run W empty tasks, stop it: `overhead_start_stop/<executor>/<W>`.
     StartStop { executor: String, workers: usize },
 }
 
@@ -102,12 +102,12 @@ pub fn ids() -> Vec<String> {
     }
     for e in EXECUTORS {
         for n in workers_of(e) {
-            out.push(format!("overhead/dispatch/{}/{n}", e.name));
+            out.push(format!("overhead_dispatch/{}/{n}", e.name));
         }
     }
     for e in EXECUTORS.iter().filter(|e| e.scales) {
         for &n in SERVE_WORKERS {
-            out.push(format!("overhead/start_stop/{}/{n}", e.name));
+            out.push(format!("overhead_start_stop/{}/{n}", e.name));
         }
     }
     out
@@ -127,15 +127,15 @@ fn parse_id(id: &str) -> Option<Kind> {
     }
     let parts: Vec<&str> = id.split('/').collect();
     match parts.as_slice() {
-        ["overhead", "dispatch", e, n] => Some(Kind::Dispatch {
+        ["overhead_dispatch", e, n] => Some(Kind::Dispatch {
             executor: e.to_string(),
             workers: n.parse().ok()?,
         }),
-        ["overhead", "start_stop", e, n] => Some(Kind::StartStop {
+        ["overhead_start_stop", e, n] => Some(Kind::StartStop {
             executor: e.to_string(),
             workers: n.parse().ok()?,
         }),
-        [w, e, n] => Some(Kind::Work {
+        [w, e, n] if !w.starts_with("overhead") => Some(Kind::Work {
             workload: w.to_string(),
             executor: e.to_string(),
             workers: n.parse().ok()?,
@@ -286,8 +286,8 @@ mod tests {
         assert!(all.contains(&"cpu/rayon/2".to_string()));
         assert!(all.contains(&"cpu/serial/1".to_string()));
         assert!(!all.contains(&"cpu/serial/2".to_string()));
-        assert!(all.contains(&"overhead/dispatch/pool/2".to_string()));
-        assert!(all.contains(&"overhead/start_stop/rayon/8".to_string()));
+        assert!(all.contains(&"overhead_dispatch/pool/2".to_string()));
+        assert!(all.contains(&"overhead_start_stop/rayon/8".to_string()));
         for id in &all {
             assert!(parse_id(id).is_some(), "{id}");
         }

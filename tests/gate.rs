@@ -89,7 +89,7 @@ fn a_side_that_crashes_mid_gate_is_named_with_the_benchmark() {
             r#"{}
 while read line; do
   case "$line" in
-    *list*) echo '{{"ids":["overhead/dispatch/serial/1"]}}' ;;
+    *list*) echo '{{"ids":["overhead_dispatch/serial/1"]}}' ;;
     *prepare*) exit 3 ;;
   esac
 done"#,
@@ -100,9 +100,9 @@ done"#,
         gate(
             Path::new(EXE),
             &crashing,
-            &["--filter", "^overhead/dispatch/serial/1$"],
+            &["--filter", "^overhead_dispatch/serial/1$"],
         ),
-        &["head", "overhead/dispatch/serial/1"],
+        &["head", "overhead_dispatch/serial/1"],
     );
 }
 
@@ -156,7 +156,7 @@ fn an_a_a_gate_runs_end_to_end() {
         me,
         &[
             "--filter",
-            "^overhead/dispatch/serial/1$",
+            "^overhead_dispatch/serial/1$",
             "--budget-s",
             "0.5",
             "--format",
@@ -168,7 +168,7 @@ fn an_a_a_gate_runs_end_to_end() {
     let rows = doc["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
-    assert_eq!(row["id"], "overhead/dispatch/serial/1");
+    assert_eq!(row["id"], "overhead_dispatch/serial/1");
     assert!(row["pairs"].as_u64().unwrap() >= 1);
     let ratio = &row["ratio"];
     assert!(ratio["lo"].as_f64().unwrap() <= ratio["hi"].as_f64().unwrap());

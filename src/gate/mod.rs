@@ -21,7 +21,7 @@ use side::{Side, SideError};
 /// The benchmarks gated by default: cpu and dot (serial, and every executor at 2 workers),
 /// and the dispatch and start/stop overhead of the thread executors at 2 workers.
 pub const DEFAULT_FILTER: &str =
-    r"^(cpu|dot)/(serial/1|[^/]+/2)$|^overhead/(dispatch|start_stop)/(threads|pool|rayon)/2$";
+    r"^(cpu|dot)/(serial/1|[^/]+/2)$|^overhead_(dispatch|start_stop)/(threads|pool|rayon)/2$";
 
 /// A turn aims at this long: short enough that both sides of a pair see the same host.
 pub const TURN_TARGET: Duration = Duration::from_millis(15);
@@ -35,7 +35,7 @@ pub struct GateArgs {
     /// The head build: a parbench binary.
     #[arg(long)]
     pub head: PathBuf,
-    /// Regex over benchmark ids (`cpu/rayon/2`, `overhead/dispatch/pool/2`, ...).
+    /// Regex over benchmark ids (`cpu/rayon/2`, `overhead_dispatch/pool/2`, ...).
     #[arg(long, default_value = DEFAULT_FILTER)]
     pub filter: String,
     /// Smallest slowdown that fails the gate, in percent (0.1..=100).
