@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod compare;
+pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod export;
@@ -20,4 +21,5 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod system;
+pub mod verdict;
 pub mod workload;
