@@ -38,6 +38,9 @@ pub enum Command {
     Timeline(Box<crate::plot::TimelineArgs>),
     /// Redraw the speedup chart and timelines from a JSON report of `parbench run`.
     Chart(crate::plot::ChartArgs),
+    /// Write the verdict page (which executor wins, at how many workers) from `cargo bench`
+    /// results already on disk.
+    Report(crate::verdict::ReportArgs),
 }
 
 /// Server choice on the command line.
@@ -305,6 +308,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Worker => Ok(executor::process::worker_main()),
         Command::Timeline(args) => Ok(crate::plot::command(*args)?),
         Command::Chart(args) => Ok(crate::plot::chart_command(args)?),
+        Command::Report(args) => crate::verdict::command(args),
     }
 }
 
