@@ -15,7 +15,7 @@ const QUICK_MIN_LATENCY_MS: u64 = 2;
 
 /// Quick profile: a shorter server latency, same number of requests. The work here is
 /// waiting, so the latency is what scales the batch time.
-fn quick(p: &mut Params) {
+pub fn quick(p: &mut Params) {
     p.latency_ms = (p.latency_ms / config::QUICK_DIVISOR).max(QUICK_MIN_LATENCY_MS);
 }
 

@@ -11,7 +11,7 @@ fn cpu(c: &mut Criterion) {
 
 /// Quick profile: [`QUICK_DIVISOR`] times fewer loop steps per task; the number of tasks, and so the way they
 /// spread over workers, stays the same.
-fn quick(p: &mut Params) {
+pub fn quick(p: &mut Params) {
     p.size = (p.size / QUICK_DIVISOR).max(1);
 }
 

@@ -10,7 +10,7 @@ fn io(c: &mut Criterion) {
 }
 
 /// Quick profile: [`QUICK_DIVISOR`] times fewer bytes per file, same number of files.
-fn quick(p: &mut Params) {
+pub fn quick(p: &mut Params) {
     p.size = (p.size / QUICK_DIVISOR).max(1);
 }
 
