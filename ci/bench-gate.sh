@@ -16,10 +16,10 @@
 #
 # Environment (all optional):
 #   PARBENCH_GATE_FILTER     regex over bench ids [cpu and dot: serial at 1 worker and every
-#                            executor at 2; overhead/dispatch and overhead/start_stop of threads,
+#                            executor at 2; overhead_dispatch and overhead_start_stop of threads,
 #                            pool and rayon at 2 workers: about 20 benches, about 9 s each per
 #                            gate at the default times]. An executor at 1 worker differs from
-#                            serial only by its dispatch cost, which overhead/dispatch gates
+#                            serial only by its dispatch cost, which overhead_dispatch gates
 #                            directly. api and io are left out by default: api
 #                            times a local HTTP server (connection set-up, scheduler wake-ups) and
 #                            io times the page cache and the disk, so both swing far more than 5%
@@ -55,7 +55,7 @@ usage() {
     exit "${1:-2}"
 }
 
-DEFAULT_FILTER='^(cpu|dot)/(serial/1|[^/]+/2)$|^overhead/(dispatch|start_stop)/(threads|pool|rayon)/2$'
+DEFAULT_FILTER='^(cpu|dot)/(serial/1|[^/]+/2)$|^overhead[/_](dispatch|start_stop)/(threads|pool|rayon)/2$'
 CALIBRATE_FILTER='^cpu/(serial/1|rayon/2)$'
 
 MODE=gate
