@@ -39,6 +39,9 @@ pub enum Command {
     Timeline(Box<commands::timeline::TimelineArgs>),
     /// Redraw the speedup chart and timelines from a JSON report of `parbench run`.
     Chart(commands::chart::ChartArgs),
+    /// Write the verdict page (which executor wins, at how many workers) from `cargo bench`
+    /// results already on disk.
+    Report(crate::verdict::ReportArgs),
 }
 
 fn list_command() -> anyhow::Result<i32> {
@@ -96,6 +99,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Gate(args) => crate::gate::command(*args),
         Command::Timeline(args) => Ok(commands::timeline::command(*args)?),
         Command::Chart(args) => Ok(commands::chart::command(args)?),
+        Command::Report(args) => crate::verdict::command(args),
     }
 }
 

@@ -25,4 +25,5 @@ pub mod report;
 pub mod serve;
 pub mod system;
 pub mod task;
+pub mod verdict;
 pub mod workload;

@@ -270,6 +270,41 @@ pub fn apply(group: &mut BenchmarkGroup<'_, WallTime>, t: Timing) {
     }
 }
 
-fn flag_given(flag: &str) -> bool {
+/// True when a flag is on the command line, alone or as `--flag=value`.
+pub fn flag_given(flag: &str) -> bool {
     std::env::args().any(|a| a == flag || a.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
+}
+
+/// This run's entry for the profile marker (`parbench/profile.json`): the profile and every
+/// knob that was set, so the verdict page can tell results of unlike runs apart.
+pub fn marker_run(started_ns: u64) -> parbench::verdict::Run {
+    let knobs = knobs();
+    let mut set = std::collections::BTreeMap::new();
+    let names = KNOWN
+        .iter()
+        .map(|s| s.to_string())
+        .chain(parbench::workload::names().into_iter().map(size_var))
+        .chain(std::iter::once(
+            parbench::workload::cpu::SLOWDOWN_ENV.to_string(),
+        ));
+    for name in names {
+        // The profile has its own field (it may also come from `--quick`).
+        if name == "PARBENCH_PROFILE" {
+            continue;
+        }
+        if let Some(value) = var(&name) {
+            set.insert(name, value);
+        }
+    }
+    parbench::verdict::Run {
+        profile: match knobs.profile {
+            Profile::Default => "default".into(),
+            Profile::Quick => "quick".into(),
+        },
+        knobs: set,
+        workers: knobs.workers.clone(),
+        cores: parbench::system::available_cores(),
+        started_ns,
+        finished_ns: None,
+    }
 }

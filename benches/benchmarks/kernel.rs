@@ -1,6 +1,7 @@
 //! `kernel` group: the dot workload's dgemm kernel alone, on K inner threads, as numpy's BLAS
-//! would run it. The throughput is 2 n^3 floating-point operations per iteration, so
-//! Criterion's "elem/s" reads as FLOP/s; `kernel/dgemm/2` over `kernel/dgemm/1` is the
+//! would run it. The throughput is 2 n^3 floating-point operations per iteration, declared
+//! as elements: Criterion cannot print FLOP/s, so it prints "Gelem/s" where an element is
+//! one FLOP (Gelem/s = GFLOP/s). `kernel/dgemm/2` over `kernel/dgemm/1` is the
 //! inner-parallel speedup, free of the task's input and checksum handling.
 
 use super::config::{self, knobs};

@@ -4,9 +4,7 @@
 
 use super::config::{self, knobs};
 use criterion::measurement::WallTime;
-use criterion::{
-    AxisScale, BenchmarkGroup, BenchmarkId, Criterion, PlotConfiguration, SamplingMode, Throughput,
-};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use parbench::engine::{Bench, Prepared};
 use parbench::executor::{self, ExecOptions, Executor, ExecutorInfo, EXECUTORS};
 use parbench::measure::Batch;
@@ -192,9 +190,8 @@ pub fn workload_group(c: &mut Criterion, name: &'static str) {
     config::apply(&mut group, knobs().profile.work());
     // An iteration is a whole batch: linear sampling would need far more of them.
     group.sampling_mode(SamplingMode::Flat);
-    // Workers double from point to point and times halve at best: log axes keep every
-    // executor's line readable.
-    group.plot_config(PlotConfiguration::default().summary_scale(AxisScale::Logarithmic));
+    // Linear axes (Criterion's default): its log axis draws no tick labels when the data
+    // spans less than a decade, as batch times over 1-8 workers usually do.
     if knobs().throughput {
         group.throughput(fixture.throughput());
     }
