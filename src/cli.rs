@@ -1,14 +1,15 @@
 //! Command-line interface: argument parsing and dispatch only; the work is in the library.
 //!
-//! Every error ends as one line on stderr. Usage errors exit 2, failures exit 1, Ctrl-C 130.
+//! Every error ends as one line on stderr. Usage errors exit 2, failures exit 1, a stop
+//! signal 128 + its number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
 
 use crate::error::{Error, UsageError};
 use crate::executor::{self, ExecOptions};
+use crate::output::{self, Writer};
 use crate::progress::Progress;
 use crate::run::{self, Event, Overrides, SweepConfig};
 use crate::workload::{self, ServerKind};
-use crate::{export, interrupt, system};
-use anyhow::Context;
+use crate::{export, interrupt, system, validate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -79,6 +80,10 @@ pub struct WorkloadArgs {
     /// gil: switch interval in ms, like sys.setswitchinterval (default 5).
     #[arg(long, default_value_t = 5.0)]
     pub switch_interval_ms: f64,
+    /// process: seconds a task may run before its worker is killed and replaced and the task
+    /// fails (0.001..=86400).
+    #[arg(long, default_value_t = validate::DEFAULT_TASK_TIMEOUT.as_secs_f64())]
+    pub task_timeout_s: f64,
 }
 
 impl WorkloadArgs {
@@ -104,6 +109,7 @@ impl WorkloadArgs {
         let mut options = ExecOptions::new(1);
         options.switch_interval = run::switch_interval(self.switch_interval_ms)?;
         options.worker_exe = run::current_exe();
+        options.task_timeout = validate::task_timeout(self.task_timeout_s)?;
         Ok(options)
     }
 }
@@ -120,7 +126,7 @@ pub struct RunArgs {
     /// Worker counts, comma-separated.
     #[arg(long, short = 'n', value_delimiter = ',', default_value = "1,2,4")]
     pub workers: Vec<usize>,
-    /// Timed repetitions per configuration, after one warm-up.
+    /// Timed repetitions per configuration, after one warm-up (1..=10000).
     #[arg(long, short = 'r', default_value_t = 3)]
     pub repeat: usize,
     /// Output format: table, json, csv, markdown, bmf.
@@ -173,17 +179,27 @@ pub fn with_serial(mut executors: Vec<String>) -> Vec<String> {
     executors
 }
 
-/// Checks that a file can be created at `path`: its directory must exist.
+/// Checks that a file can be written at `path`. Kept for callers of the old name;
+/// [`output::check_file`] also names the option in its error.
 pub fn check_output_path(path: &std::path::Path) -> Result<(), UsageError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    match dir {
-        Some(d) if !d.is_dir() => Err(UsageError::new(format!(
-            "cannot write {}: directory {} does not exist",
-            path.display(),
-            d.display()
-        ))),
-        _ => Ok(()),
+    output::check_file("output", path)
+}
+
+/// Checks every output of `parbench run` before any work: `-o`, `--chart`, `--timeline`.
+fn check_run_outputs(args: &RunArgs) -> Result<(), UsageError> {
+    let mut files: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(path) = &args.output {
+        output::check_file("-o", path)?;
+        files.push(("-o", path));
     }
+    if let Some(path) = &args.chart {
+        crate::plot::check_picture("--chart", path)?;
+        files.push(("--chart", path));
+    }
+    if let Some(dir) = &args.timeline {
+        output::check_dir("--timeline", dir)?;
+    }
+    output::check_distinct(&files)
 }
 
 fn run_command(args: RunArgs) -> anyhow::Result<i32> {
@@ -201,14 +217,9 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
     for &w in &args.workers {
         executor::check_workers(w)?;
     }
+    validate::repeat(args.repeat)?;
     let exporter = export::find(&args.format)?;
-    if let Some(path) = &args.output {
-        check_output_path(path)?;
-    }
-    if let Some(path) = &args.chart {
-        check_output_path(path)?;
-        crate::plot::Format::for_output(path)?;
-    }
+    check_run_outputs(&args)?;
     let mut cfg = SweepConfig::new(workloads, executors, args.workers.clone());
     cfg.repeat = args.repeat;
     cfg.overrides = args.params.overrides();
@@ -219,37 +230,37 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
         cfg.cpus = Some(cpus.0.clone());
     }
     cfg.cores = system::available_cores();
-    interrupt::install();
     let mut progress = Progress::new(run::steps(&cfg), args.quiet);
     let outcome = run::sweep(&cfg, &mut |event| match event {
         Event::Start(_, _, label) => progress.step(label),
     });
     progress.finish();
-    // A Ctrl-C that reached the workers too shows up first as failed tasks: it is still Ctrl-C.
-    let mut report = outcome.map_err(|e| {
-        if interrupt::requested() {
-            Error::Interrupted
-        } else {
-            e
-        }
-    })?;
+    // A stop signal that reached the workers too shows up first as failed tasks: it is still
+    // the signal. Checked on success as well: a signal during the last batch still stops.
+    interrupt::check()?;
+    let mut report = outcome?;
     crate::plot::fill_serial_fractions(&mut report.results, cfg.cores);
-    if let Some(path) = &args.chart {
-        crate::plot::speedup_chart(&report.results, cfg.cores, path)?;
-    }
-    if let Some(dir) = &args.timeline {
-        for result in &report.results {
-            crate::plot::write_result_timeline(dir, result)?;
-        }
-    }
+    // Every output is attempted, the main export first; failures are reported together.
+    let mut out = Writer::new(args.quiet);
     let text = exporter.render(&report);
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .context("cannot write to stdout")?,
+        Some(path) => {
+            out.file("-o", path, text);
+        }
+        None => out.stdout(text),
     }
+    if let Some(path) = &args.chart {
+        match crate::plot::speedup_picture(&report.results, cfg.cores, path) {
+            Ok(picture) => {
+                out.file("--chart", path, picture);
+            }
+            Err(e) => out.fail("--chart", path, e.to_string()),
+        }
+    }
+    if let Some(dir) = &args.timeline {
+        crate::plot::write_timelines(&mut out, "--timeline", dir, &report.results);
+    }
+    out.finish()?;
     Ok(0)
 }
 
@@ -267,11 +278,12 @@ fn list_command() -> anyhow::Result<i32> {
         out.push_str(&format!("  {:<8} {}\n", e.name, e.about));
     }
     out.push_str(&format!("formats: {}\n", export::formats().join(", ")));
-    print!("{out}");
+    output::write_stdout(out.as_bytes())?;
     Ok(0)
 }
 
-/// Exit code for an error: 2 for usage errors, 130 for Ctrl-C, 1 otherwise.
+/// Exit code for an error: 2 for usage errors, 128 + the signal for a stop signal (130 for
+/// Ctrl-C), 1 otherwise.
 pub fn exit_code(error: &anyhow::Error) -> i32 {
     for cause in error.chain() {
         if cause.is::<UsageError>() {
@@ -279,7 +291,7 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
         }
         match cause.downcast_ref::<Error>() {
             Some(Error::Usage(_)) => return 2,
-            Some(Error::Interrupted) => return 130,
+            Some(Error::Interrupted(sig)) => return interrupt::exit_code(*sig),
             _ => {}
         }
     }
@@ -294,7 +306,39 @@ pub fn print_error(error: &anyhow::Error) {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    eprintln!("parbench: error: {}", one_line.join("; "));
+    output::say(&format!("parbench: error: {}", one_line.join("; ")));
+}
+
+/// The first line of a clap error, completed with the lines it introduces: clap puts the
+/// names of missing arguments on the lines after "...were not provided:", and the first
+/// line alone would not say which.
+fn clap_error_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut text = first.trim_start_matches("error: ").trim_end().to_string();
+    if text.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        text = format!("{} {}", text, listed.join(", "));
+    }
+    text
+}
+
+/// Prints `--help` or `--version` on stdout; a full device is an error (exit 1), a closed
+/// pipe is not.
+fn print_help(e: &clap::Error) -> i32 {
+    let printed = e.print().and_then(|()| std::io::stdout().flush());
+    match printed {
+        Ok(()) => 0,
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(err) => {
+            output::say(&format!("parbench: error: {}", output::stdout_error(&err)));
+            1
+        }
+    }
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -324,27 +368,36 @@ pub fn main() -> i32 {
             Err(e) => {
                 use clap::error::ErrorKind;
                 return match e.kind() {
-                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                        let _ = e.print();
-                        0
-                    }
+                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => print_help(&e),
                     ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                        eprintln!("parbench: error: a subcommand is required (see --help)");
+                        output::say("parbench: error: a subcommand is required (see --help)");
                         2
                     }
                     _ => {
-                        let rendered = e.render().to_string();
-                        let first = rendered.lines().next().unwrap_or("invalid arguments");
-                        let first = first.trim_start_matches("error: ");
-                        eprintln!("parbench: error: {first} (see --help)");
+                        output::say(&format!(
+                            "parbench: error: {} (see --help)",
+                            clap_error_line(&e)
+                        ));
                         2
                     }
                 };
             }
         };
-        match dispatch(cli) {
-            Ok(code) => code,
-            Err(e) => {
+        // Workers keep the default actions: a terminal's Ctrl-C ends them, and their pool
+        // reads that as the user stopping the run.
+        if !matches!(cli.command, Command::Worker) {
+            interrupt::install();
+        }
+        let outcome = dispatch(cli);
+        // By now every pool and workload is dropped: workers reaped, temporary directories
+        // removed. A stop signal decides the exit status whatever the command returned.
+        match (outcome, interrupt::signal()) {
+            (_, Some(sig)) => {
+                output::say(&format!("parbench: error: {}", Error::Interrupted(sig)));
+                interrupt::exit_code(sig)
+            }
+            (Ok(code), None) => code,
+            (Err(e), None) => {
                 print_error(&e);
                 exit_code(&e)
             }
@@ -352,7 +405,7 @@ pub fn main() -> i32 {
     });
     outcome.unwrap_or_else(|payload| {
         let msg = crate::error::TaskError::from_panic(payload.as_ref());
-        eprintln!("parbench: internal error: {msg}");
+        output::say(&format!("parbench: internal error: {msg}"));
         101
     })
 }

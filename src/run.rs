@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Most tasks a batch may have.
-pub const MAX_TASKS: usize = 100_000;
+/// Most tasks a batch may have (the bound lives with the others in [`crate::validate`]).
+pub use crate::validate::MAX_TASKS;
 
 /// Parameters the user overrides; unset ones keep each workload's defaults.
 #[derive(Debug, Clone, Default)]
@@ -46,13 +46,7 @@ impl Overrides {
     /// Applies the overrides that are set to `p`; the others leave it as it is.
     pub fn apply(&self, p: &mut Params) -> Result<()> {
         if let Some(t) = self.tasks {
-            if !(1..=MAX_TASKS).contains(&t) {
-                return Err(crate::error::UsageError::new(format!(
-                    "tasks {t} must be 1..={MAX_TASKS}"
-                ))
-                .into());
-            }
-            p.tasks = t;
+            p.tasks = crate::validate::tasks(t)?;
         }
         set(&mut p.size, self.size);
         set(&mut p.latency_ms, self.latency_ms);
@@ -170,7 +164,8 @@ fn start_live(cfg: &SweepConfig, job: &Job, executor_name: &str, workers: usize)
         workers,
         exec,
         pool_start_s,
-        reps: Vec::with_capacity(cfg.repeat),
+        // Never sized from the user's --repeat: the vector grows as repetitions complete.
+        reps: Vec::new(),
     })
 }
 
@@ -256,9 +251,7 @@ pub fn steps(cfg: &SweepConfig) -> usize {
 /// noise on a shared machine then hits every executor alike instead of one configuration's
 /// whole sample, so the speedups, which are ratios, hold up.
 pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Result<Report> {
-    if cfg.repeat == 0 {
-        return Err(crate::error::UsageError::new("repeat must be at least 1").into());
-    }
+    crate::validate::repeat(cfg.repeat)?;
     let configs = configurations(cfg);
     let total = steps(cfg);
     let mut results = Vec::with_capacity(configs.len());

@@ -104,7 +104,7 @@ fn interrupt_run(executors: &str, whole_group: bool) {
         &leaks,
         &[
             "run", "-w", "io,cpu", "-e", executors, "-n", "2", "--tasks", "4", "--size", "2000000",
-            "-r", "100000", "-q",
+            "-r", "10000", "-q",
         ],
     );
     cmd.stdout(Stdio::null())

@@ -227,7 +227,10 @@ fn sigint_in_a_worker_interrupts_the_batch() {
     });
     let err = pool.run(&slow).expect_err("interrupted");
     killer.join().unwrap();
-    assert!(matches!(err, parbench::error::Error::Interrupted), "{err}");
+    assert!(
+        matches!(err, parbench::error::Error::Interrupted(libc::SIGINT)),
+        "{err}"
+    );
     assert!(gone(victim));
     // The pool recovers: lost and mid-task workers are replaced at the next batch.
     let batch = pool.run(&job("noop", |p| p.tasks = 10)).unwrap();

@@ -1,12 +1,13 @@
 //! `parbench timeline`: run one batch per executor and draw the seed's timeline figure.
 //! `parbench chart`: redraw the speedup chart and timelines from a saved JSON report.
 
-use super::speedup::speedup_chart;
-use super::timeline::{write_result_timeline, write_timeline, Panel};
-use super::{ms, Format};
+use super::speedup::speedup_picture;
+use super::timeline::{timeline_svg, write_timelines, Panel};
+use super::{check_picture, ms, picture_text};
 use crate::cli::WorkloadArgs;
-use crate::error::{Error, Result, UsageError};
+use crate::error::{list_capped, Error, Result, UsageError};
 use crate::executor::{self, Job};
+use crate::output::{self, Writer};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::{interrupt, workload};
@@ -31,7 +32,7 @@ pub struct TimelineArgs {
     /// Output file: .svg, or .html for hover tooltips.
     #[arg(short = 'o', long)]
     pub output: PathBuf,
-    /// No progress bar.
+    /// No progress bar, and no "wrote FILE" line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Workload parameters, as for `parbench run`.
@@ -41,12 +42,14 @@ pub struct TimelineArgs {
 
 /// The executors to draw, in panel order.
 fn executors(args: &TimelineArgs) -> Result<Vec<String>, UsageError> {
-    let mut names: Vec<String> = args
-        .executor
-        .iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let mut names: Vec<String> = args.executor.iter().map(|s| s.trim().to_string()).collect();
+    // As in `parbench run`: an empty name is a typo (`threads,,pool`), not something to skip.
+    if names.iter().any(String::is_empty) {
+        return Err(UsageError::new(format!(
+            "timeline: empty name in --executor list '{}'",
+            args.executor.join(",")
+        )));
+    }
     if names == ["all"] {
         names = executor::names().into_iter().map(String::from).collect();
     }
@@ -84,14 +87,13 @@ fn executors(args: &TimelineArgs) -> Result<Vec<String>, UsageError> {
 /// written, with the failed bars marked). Bad arguments are a [`UsageError`] (exit 2).
 pub fn command(args: TimelineArgs) -> Result<i32> {
     // Every check that needs no work comes first, so a typo fails in milliseconds.
-    Format::for_output(&args.output)?;
+    check_picture("-o", &args.output)?;
     let names = executors(&args)?;
     executor::check_workers(args.workers)?;
     let info = workload::find(&args.workload)?;
     let params = args.params.overrides().params_for(info.name)?;
     let mut options = args.params.exec_options()?;
 
-    interrupt::install();
     let workload = workload::open(info.name, params)?;
     let job = Job::new(workload.clone())?;
 
@@ -147,19 +149,26 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
             info.name, params.tasks, params.size
         ),
     };
-    write_timeline(&args.output, &title, &panels)?;
-    match failures.first() {
-        None => Ok(0),
-        Some(first) => {
-            // One line, like every other error of the CLI; the picture marks each failure.
-            eprintln!(
-                "parbench: error: {} tasks failed (marked in {}); first: {first}",
-                failures.len(),
-                args.output.display()
-            );
-            Ok(1)
-        }
+    let total: usize = panels.iter().map(|p| p.records.len()).sum();
+    let picture = picture_text(&args.output, &title, timeline_svg(&title, &panels))?;
+    let mut out = Writer::new(args.quiet);
+    let written = out.file("-o", &args.output, picture);
+    if !failures.is_empty() {
+        // One line, like every other error of the CLI, naming every failed task (up to a
+        // cap) with its executor and worker; the picture marks each failure too.
+        let marked = if written {
+            format!(" (marked in {})", args.output.display())
+        } else {
+            String::new()
+        };
+        output::say(&format!(
+            "parbench: error: {} of {total} tasks failed{marked}: {}",
+            failures.len(),
+            list_capped(&failures)
+        ));
     }
+    out.finish()?;
+    Ok(if failures.is_empty() { 0 } else { 1 })
 }
 
 /// Arguments of `parbench chart`: redraw pictures from a saved JSON report.
@@ -173,6 +182,9 @@ pub struct ChartArgs {
     /// Also write one timeline per configuration into this directory.
     #[arg(long, value_name = "DIR")]
     pub timeline: Option<PathBuf>,
+    /// No "wrote FILE" lines.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Runs `parbench chart`: no benchmark runs, only drawing, so pictures can be restyled or
@@ -181,25 +193,47 @@ pub fn chart_command(args: ChartArgs) -> Result<i32> {
     if args.output.is_none() && args.timeline.is_none() {
         return Err(UsageError::new("chart: give -o FILE.svg and/or --timeline DIR").into());
     }
+    let mut files = Vec::new();
     if let Some(out) = &args.output {
-        Format::for_output(out)?;
+        check_picture("-o", out)?;
+        files.push(("-o", out.as_path()));
     }
-    let text = std::fs::read_to_string(&args.report)
-        .map_err(|e| UsageError::new(format!("cannot read {}: {e}", args.report.display())))?;
+    if let Some(dir) = &args.timeline {
+        output::check_dir("--timeline", dir)?;
+    }
+    output::check_distinct(&files)?;
+    let text = std::fs::read_to_string(&args.report).map_err(|e| {
+        UsageError::new(format!(
+            "cannot read {}: {}",
+            args.report.display(),
+            output::os_error_text(&e)
+        ))
+    })?;
     let report: Report = serde_json::from_str(&text).map_err(|e| {
         UsageError::new(format!(
             "{} is not a parbench JSON report: {e}",
             args.report.display()
         ))
     })?;
-    if let Some(out) = &args.output {
-        speedup_chart(&report.results, report.machine.cores, out)?;
+    // An edited or corrupt report must not decide how much memory drawing takes.
+    crate::validate::validate_report(&report)
+        .map_err(|e| UsageError::new(format!("{}: {e}", args.report.display())))?;
+    // Rendered before anything is written: a report without speedups is a usage error.
+    let chart = match &args.output {
+        Some(path) => Some((
+            path,
+            speedup_picture(&report.results, report.machine.cores, path)?,
+        )),
+        None => None,
+    };
+    let mut out = Writer::new(args.quiet);
+    if let Some((path, picture)) = chart {
+        out.file("-o", path, picture);
     }
     if let Some(dir) = &args.timeline {
-        for result in &report.results {
-            write_result_timeline(dir, result)?;
-        }
+        write_timelines(&mut out, "--timeline", dir, &report.results);
     }
+    out.finish()?;
     Ok(0)
 }
 
@@ -252,5 +286,8 @@ mod tests {
         assert!(executors(&args(&[], false)).is_err());
         assert!(executors(&args(&["nope"], false)).is_err());
         assert!(executors(&args(&["threads", "threads"], false)).is_err());
+        let empty = executors(&args(&["threads", "", "pool"], false)).unwrap_err();
+        assert!(empty.to_string().contains("empty name"), "{empty}");
+        assert!(executors(&args(&[""], true)).is_err());
     }
 }

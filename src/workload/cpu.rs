@@ -37,9 +37,10 @@ fn defaults() -> Params {
 const MAX_STEPS: u64 = 100_000_000_000;
 
 fn open(params: Params) -> Result<Arc<dyn Workload>> {
-    if params.size > MAX_STEPS {
+    // Zero steps would time an empty loop and divide by nothing in the rates.
+    if !(1..=MAX_STEPS).contains(&params.size) {
         return Err(crate::error::UsageError::new(format!(
-            "cpu size {} is more than {MAX_STEPS} steps per task",
+            "cpu size {} must be 1..={MAX_STEPS} steps per task",
             params.size
         ))
         .into());

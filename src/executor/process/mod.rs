@@ -44,7 +44,10 @@ fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
         None => default_worker_exe()?,
     };
     Ok(Box::new(
-        ProcessPool::builder(exe).workers(options.workers).start()?,
+        ProcessPool::builder(exe)
+            .workers(options.workers)
+            .task_timeout(options.task_timeout)
+            .start()?,
     ))
 }
 
@@ -57,6 +60,7 @@ pub struct ProcessPoolBuilder {
     zero_copy: bool,
     pipe_bytes: Option<usize>,
     start_timeout: Duration,
+    task_timeout: Duration,
     grace: Duration,
 }
 
@@ -90,6 +94,14 @@ impl ProcessPoolBuilder {
     /// a worker that never answers must not hang the pool).
     pub fn start_timeout(mut self, timeout: Duration) -> Self {
         self.start_timeout = timeout;
+        self
+    }
+
+    /// How long a task may run, from the moment it is sent, before its worker is killed
+    /// (SIGKILL) and replaced and the task fails naming the worker's pid (default 60 s). A
+    /// stalled worker (stopped, deadlocked, swapping) then costs this long, never forever.
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.task_timeout = timeout;
         self
     }
 
@@ -151,6 +163,7 @@ impl ProcessPool {
             zero_copy: true,
             pipe_bytes: Some(PIPE_BYTES),
             start_timeout: Duration::from_secs(30),
+            task_timeout: crate::validate::DEFAULT_TASK_TIMEOUT,
             grace: Duration::from_secs(2),
         }
     }

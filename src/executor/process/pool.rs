@@ -31,6 +31,24 @@ pub(super) enum Loss {
     Protocol(String),
     /// It never said hello.
     Timeout(Duration),
+    /// Its task did not answer within the task timeout: it is killed, not waited for.
+    TaskTimeout(Duration),
+}
+
+/// "2 s", "1.5 s", "0.001 s": a timeout as the user typed it.
+fn seconds(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        let text = format!("{:.3}", d.as_secs_f64());
+        format!("{} s", text.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+/// Milliseconds for `poll(2)` until `d`, rounded up so a deadline is never polled early in a
+/// busy loop of zero timeouts.
+fn poll_ms(d: Duration) -> i32 {
+    d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
 }
 
 /// The state of one batch (or of the start-up handshake, with no job).
@@ -45,9 +63,10 @@ pub(super) struct Session<'j> {
     pub(super) respawns_left: usize,
     /// Descriptions of every worker lost, in order.
     pub(super) losses: Vec<String>,
-    /// A worker died of SIGINT: the user pressed Ctrl-C (the terminal signals the whole
-    /// process group), so the batch stops instead of replacing workers.
-    pub(super) interrupted: bool,
+    /// The stop signal that ended the batch: this process got SIGINT, SIGTERM or SIGHUP
+    /// ([`crate::interrupt`]), or a worker died of one (a terminal's Ctrl-C or hang-up
+    /// signals the whole process group). The batch then stops instead of replacing workers.
+    pub(super) interrupted: Option<i32>,
 }
 
 impl<'j> Session<'j> {
@@ -63,7 +82,7 @@ impl<'j> Session<'j> {
             cpu_us: 0,
             respawns_left: tasks + workers,
             losses: Vec::new(),
-            interrupted: false,
+            interrupted: None,
         }
     }
 
@@ -209,6 +228,8 @@ impl ProcessPool {
         let Some(mut w) = self.lanes[lane].take() else {
             return;
         };
+        // A worker that closed its pipe gets a moment to exit, so its status says why; a
+        // stalled one is killed at once.
         let patient = matches!(loss, Loss::Pipe(_));
         if let Some(cpu) = w.proc_cpu_us() {
             if s.job.is_some() {
@@ -219,7 +240,15 @@ impl ProcessPool {
         let signal = status.and_then(|st| st.signal());
         let name = w.name();
         let pid = w.pid;
+        let timed_out = matches!(loss, Loss::TaskTimeout(_));
         let what = match (&loss, signal) {
+            (Loss::TaskTimeout(t), _) => match w.state {
+                State::Busy { task, .. } => format!(
+                    "task {task} timed out after {} in worker pid {pid} (killed)",
+                    seconds(*t)
+                ),
+                _ => format!("worker {name} timed out after {} (killed)", seconds(*t)),
+            },
             (_, Some(sig)) => format!("worker {name} was killed by signal {sig}"),
             (Loss::Pipe(m) | Loss::Protocol(m), None) => {
                 let exit = status
@@ -251,18 +280,20 @@ impl ProcessPool {
                     stop_s: origin.elapsed_s(),
                     ok: false,
                 };
-                s.set(
-                    Err(TaskError::new(format!("{what} while running task {task}"))),
-                    record,
-                );
+                let message = if timed_out {
+                    what.clone()
+                } else {
+                    format!("{what} while running task {task}")
+                };
+                s.set(Err(TaskError::new(message)), record);
                 s.losses.push(what);
             }
             _ => s.losses.push(what),
         }
         // A worker that could not even start is not replaced now (that could loop); the
         // next batch tries again.
-        if signal == Some(libc::SIGINT) {
-            s.interrupted = true;
+        if let Some(sig) = signal.filter(|sig| crate::interrupt::STOP_SIGNALS.contains(sig)) {
+            s.interrupted = Some(sig);
         } else if was != State::Starting && s.respawns_left > 0 {
             s.respawns_left -= 1;
             match self.spawn(lane) {
@@ -274,9 +305,12 @@ impl ProcessPool {
 
     /// Waits for something to happen on any pipe and handles it.
     pub(super) fn turn(&mut self, s: &mut Session) -> Result<()> {
-        let mut fds = Vec::with_capacity(2 * self.lanes.len());
-        let mut who = Vec::with_capacity(2 * self.lanes.len());
+        let mut fds = Vec::with_capacity(2 * self.lanes.len() + 1);
+        let mut who = Vec::with_capacity(2 * self.lanes.len() + 1);
         let mut deadline: Option<Instant> = None;
+        let (now, now_ns) = (Instant::now(), monotonic_ns());
+        let task_timeout_ns =
+            u64::try_from(self.config.task_timeout.as_nanos()).unwrap_or(u64::MAX);
         for w in self.lanes.iter().flatten() {
             fds.push(pollfd(w.stdout.as_fd(), libc::POLLIN));
             who.push((w.lane, w.pid, false));
@@ -286,30 +320,50 @@ impl ProcessPool {
                     who.push((w.lane, w.pid, true));
                 }
             }
-            if w.state == State::Starting {
-                let d = w.spawned + self.config.start_timeout;
+            let due = match w.state {
+                State::Starting => Some(w.spawned + self.config.start_timeout),
+                State::Busy { sent_ns, .. } => Some(
+                    now + Duration::from_nanos(
+                        sent_ns
+                            .saturating_add(task_timeout_ns)
+                            .saturating_sub(now_ns),
+                    ),
+                ),
+                State::Idle => None,
+            };
+            if let Some(d) = due {
                 deadline = Some(deadline.map_or(d, |x| x.min(d)));
             }
         }
         if fds.is_empty() {
             return Err(Error::executor(INFO.name, "no live workers"));
         }
-        let timeout_ms = deadline.map_or(-1, |d| {
-            d.saturating_duration_since(Instant::now())
-                .as_millis()
-                .min(i32::MAX as u128) as i32
-        });
+        // A stop signal may be delivered to any thread; the self-pipe wakes this poll anyway.
+        let wake = crate::interrupt::wake_fd();
+        if let Some(fd) = wake {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            who.push((usize::MAX, 0, false));
+        }
+        let timeout_ms = deadline.map_or(-1, |d| poll_ms(d.saturating_duration_since(now)));
         // SAFETY: `fds` is a valid array of pollfd of the given length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                return Ok(());
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::executor(INFO.name, format!("poll failed: {e}")));
             }
-            return Err(Error::executor(INFO.name, format!("poll failed: {e}")));
+        }
+        // Stop at once: the caller retires the workers still busy (killed and reaped).
+        crate::interrupt::check()?;
+        if n < 0 {
+            return Ok(());
         }
         for (fd, &(lane, pid, is_stdin)) in fds.iter().zip(&who) {
-            if fd.revents == 0 {
+            if fd.revents == 0 || lane == usize::MAX {
                 continue;
             }
             // The lane may hold a replacement by now, which has nothing to say yet.
@@ -353,6 +407,20 @@ impl ProcessPool {
         for lane in late {
             self.lose(lane, Loss::Timeout(self.config.start_timeout), s);
         }
+        let now_ns = monotonic_ns();
+        let stalled: Vec<usize> = self
+            .lanes
+            .iter()
+            .flatten()
+            .filter(|w| match w.state {
+                State::Busy { sent_ns, .. } => now_ns >= sent_ns.saturating_add(task_timeout_ns),
+                _ => false,
+            })
+            .map(|w| w.lane)
+            .collect();
+        for lane in stalled {
+            self.lose(lane, Loss::TaskTimeout(self.config.task_timeout), s);
+        }
         Ok(())
     }
 
@@ -377,8 +445,8 @@ impl ProcessPool {
             .any(|w| w.state == State::Starting)
         {
             self.turn(&mut revive)?;
-            if revive.interrupted {
-                return Err(Error::Interrupted);
+            if let Some(sig) = revive.interrupted {
+                return Err(Error::Interrupted(sig));
             }
             if let Some(loss) = revive.losses.first() {
                 return Err(Error::executor(
@@ -393,8 +461,8 @@ impl ProcessPool {
             self.feed(lane, &mut s);
         }
         while s.remaining > 0 {
-            if s.interrupted {
-                return Err(Error::Interrupted);
+            if let Some(sig) = s.interrupted {
+                return Err(Error::Interrupted(sig));
             }
             if self.lanes.iter().all(Option::is_none) {
                 // Every worker is gone and none could be replaced: the rest cannot run.
