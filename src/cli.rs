@@ -1,13 +1,17 @@
 //! Command-line interface: argument parsing and dispatch only; the work is in the library.
 //!
-//! Every error ends as one line on stderr. Usage errors exit 2, failures exit 1, Ctrl-C 130.
+//! Every error ends as one line on stderr. Usage errors exit 2, failures exit 1, a stop
+//! signal 128 + its number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
 
 use crate::commands;
 use crate::error::{Error, UsageError};
 use crate::executor;
 use crate::export;
+use crate::interrupt;
+use crate::output;
 use crate::workload;
 use clap::{Parser, Subcommand};
+use std::io::Write as _;
 
 /// Which executor wins, for which work, at how many workers.
 #[derive(Debug, Parser)]
@@ -58,12 +62,12 @@ fn list_command() -> anyhow::Result<i32> {
         out.push_str(&format!("  {:<8} {}\n", e.name, e.about));
     }
     out.push_str(&format!("formats: {}\n", export::formats().join(", ")));
-    print!("{out}");
+    output::write_stdout(out.as_bytes())?;
     Ok(0)
 }
 
-/// Exit code for an error: 2 for usage errors and a gate side that failed, 130 for Ctrl-C,
-/// 1 otherwise.
+/// Exit code for an error: 2 for usage errors and a gate side that failed, 128 + the
+/// signal for a stop signal (130 for Ctrl-C), 1 otherwise.
 pub fn exit_code(error: &anyhow::Error) -> i32 {
     for cause in error.chain() {
         if cause.is::<UsageError>() || cause.is::<crate::gate::GateError>() {
@@ -71,7 +75,7 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
         }
         match cause.downcast_ref::<Error>() {
             Some(Error::Usage(_)) => return 2,
-            Some(Error::Interrupted) => return 130,
+            Some(Error::Interrupted(sig)) => return interrupt::exit_code(*sig),
             _ => {}
         }
     }
@@ -86,7 +90,39 @@ pub fn print_error(error: &anyhow::Error) {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    eprintln!("parbench: error: {}", one_line.join("; "));
+    output::say(&format!("parbench: error: {}", one_line.join("; ")));
+}
+
+/// The first line of a clap error, completed with the lines it introduces: clap puts the
+/// names of missing arguments on the lines after "...were not provided:", and the first
+/// line alone would not say which.
+fn clap_error_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut text = first.trim_start_matches("error: ").trim_end().to_string();
+    if text.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        text = format!("{} {}", text, listed.join(", "));
+    }
+    text
+}
+
+/// Prints `--help` or `--version` on stdout; a full device is an error (exit 1), a closed
+/// pipe is not.
+fn print_help(e: &clap::Error) -> i32 {
+    let printed = e.print().and_then(|()| std::io::stdout().flush());
+    match printed {
+        Ok(()) => 0,
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(err) => {
+            output::say(&format!("parbench: error: {}", output::stdout_error(&err)));
+            1
+        }
+    }
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -119,27 +155,36 @@ pub fn main() -> i32 {
             Err(e) => {
                 use clap::error::ErrorKind;
                 return match e.kind() {
-                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                        let _ = e.print();
-                        0
-                    }
+                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => print_help(&e),
                     ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                        eprintln!("parbench: error: a subcommand is required (see --help)");
+                        output::say("parbench: error: a subcommand is required (see --help)");
                         2
                     }
                     _ => {
-                        let rendered = e.render().to_string();
-                        let first = rendered.lines().next().unwrap_or("invalid arguments");
-                        let first = first.trim_start_matches("error: ");
-                        eprintln!("parbench: error: {first} (see --help)");
+                        output::say(&format!(
+                            "parbench: error: {} (see --help)",
+                            clap_error_line(&e)
+                        ));
                         2
                     }
                 };
             }
         };
-        match dispatch(cli) {
-            Ok(code) => code,
-            Err(e) => {
+        // Workers keep the default actions: a terminal's Ctrl-C ends them, and their pool
+        // reads that as the user stopping the run.
+        if !matches!(cli.command, Command::Worker) {
+            interrupt::install();
+        }
+        let outcome = dispatch(cli);
+        // By now every pool and workload is dropped: workers reaped, temporary directories
+        // removed. A stop signal decides the exit status whatever the command returned.
+        match (outcome, interrupt::signal()) {
+            (_, Some(sig)) => {
+                output::say(&format!("parbench: error: {}", Error::Interrupted(sig)));
+                interrupt::exit_code(sig)
+            }
+            (Ok(code), None) => code,
+            (Err(e), None) => {
                 print_error(&e);
                 exit_code(&e)
             }
@@ -147,7 +192,7 @@ pub fn main() -> i32 {
     });
     outcome.unwrap_or_else(|payload| {
         let msg = crate::error::TaskError::from_panic(payload.as_ref());
-        eprintln!("parbench: internal error: {msg}");
+        output::say(&format!("parbench: internal error: {msg}"));
         101
     })
 }

@@ -70,8 +70,9 @@ pub enum Error {
     /// The user asked for something that cannot be.
     #[error(transparent)]
     Usage(#[from] UsageError),
-    /// One or more tasks failed; the others completed and are kept in the batch.
-    #[error("{} of {total} tasks failed; first: {}", failures.len(), failures.first().map(|f| f.to_string()).unwrap_or_default())]
+    /// One or more tasks failed; the others completed and are kept in the batch. The message
+    /// names every failed task (up to [`NAMED_FAILURES`]) with the worker that ran it.
+    #[error("{}", describe_failures(failures, *total))]
     TasksFailed {
         /// Every failed task, in task order.
         failures: Vec<TaskFailure>,
@@ -120,9 +121,14 @@ pub enum Error {
         /// Underlying error.
         source: std::io::Error,
     },
-    /// The run was interrupted (Ctrl-C).
-    #[error("interrupted")]
-    Interrupted,
+    /// An output (a file or stdout) could not be written after the work was done; the other
+    /// outputs were still written. One line naming each failed output and its cause.
+    #[error("{0}")]
+    Output(String),
+    /// The run was stopped by this signal (SIGINT, SIGTERM or SIGHUP) after cleaning up; the
+    /// process exits 128 + the signal number.
+    #[error("interrupted by {}", crate::interrupt::signal_name(*.0))]
+    Interrupted(i32),
 }
 
 impl Error {
@@ -151,5 +157,74 @@ impl Error {
     }
 }
 
+/// How many failed tasks an error message names before it says "and N more": enough to see
+/// a pattern, few enough to stay one readable line.
+pub const NAMED_FAILURES: usize = 10;
+
+/// Joins the first [`NAMED_FAILURES`] items with "; " and says how many more there are, so a
+/// list of failures stays one line whatever its length.
+pub fn list_capped<T: std::fmt::Display>(items: &[T]) -> String {
+    let mut text = items
+        .iter()
+        .take(NAMED_FAILURES)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if items.len() > NAMED_FAILURES {
+        text.push_str(&format!("; and {} more", items.len() - NAMED_FAILURES));
+    }
+    text
+}
+
+/// "2 of 8 tasks failed: task 0 on worker 1 (pid 42): ...; task 5 on worker 0 (pid 41): ...":
+/// every failed task is named (up to [`NAMED_FAILURES`]), not only the first, so a pattern
+/// (one bad worker, one bad input) shows at once.
+pub fn describe_failures(failures: &[TaskFailure], total: usize) -> String {
+    format!(
+        "{} of {total} tasks failed: {}",
+        failures.len(),
+        list_capped(failures)
+    )
+}
+
 /// Result with the crate's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(task: usize) -> TaskFailure {
+        TaskFailure {
+            task,
+            worker: format!("{} (pid {})", task % 2, 100 + task % 2),
+            error: TaskError::new("boom"),
+        }
+    }
+
+    #[test]
+    fn every_failed_task_is_named_up_to_the_cap() {
+        let two: Vec<TaskFailure> = (0..2).map(failure).collect();
+        let text = Error::TasksFailed {
+            failures: two,
+            total: 2,
+        }
+        .to_string();
+        assert_eq!(
+            text,
+            "2 of 2 tasks failed: task 0 on worker 0 (pid 100): boom; \
+             task 1 on worker 1 (pid 101): boom"
+        );
+        let many: Vec<TaskFailure> = (0..25).map(failure).collect();
+        let text = Error::TasksFailed {
+            failures: many,
+            total: 30,
+        }
+        .to_string();
+        assert!(text.starts_with("25 of 30 tasks failed: task 0 on worker 0"));
+        assert!(text.contains("task 9 on worker 1 (pid 101)"), "{text}");
+        assert!(!text.contains("task 10 "), "{text}");
+        assert!(text.ends_with("; and 15 more"), "{text}");
+        assert_eq!(text.lines().count(), 1);
+    }
+}

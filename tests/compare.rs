@@ -121,8 +121,9 @@ fn filter_selects_rows_and_sets_the_exit_code() {
 }
 
 #[test]
-fn missing_only_passes() {
-    let cmp = compare::compare(
+fn disjoint_base_and_head_compare_nothing_and_are_an_error() {
+    // Every benchmark is on one side only: the gate would pass without comparing anything.
+    let err = compare::compare(
         &fixture("missing-only"),
         &names("base", 2),
         &names("head", 2),
@@ -130,11 +131,14 @@ fn missing_only_passes() {
         None,
         Statistic::Median,
     )
-    .unwrap();
-    assert!(cmp.rows.iter().all(|r| r.verdict == Verdict::Missing));
-    assert_eq!(cmp.exit_code(), 0);
-    // A filter that keeps only an added benchmark is legal too.
-    assert_eq!(gate(Some("added")).unwrap().exit_code(), 0);
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("nothing to compare"), "{err}");
+    assert!(err.contains("1 only in base, 1 only in head"), "{err}");
+    // A filter that keeps only an added benchmark, among others that were compared, is legal.
+    let added = gate(Some("added")).unwrap();
+    assert!(added.rows.iter().all(|r| r.verdict == Verdict::Missing));
+    assert_eq!(added.exit_code(), 0);
 }
 
 #[test]
@@ -347,7 +351,7 @@ mod cli {
     }
 
     #[test]
-    fn default_dir_is_the_target_dir_criterion_and_missing_only_passes() {
+    fn default_dir_is_the_target_dir_criterion_and_missing_only_is_refused() {
         let target = tempfile::tempdir().unwrap();
         copy_tree(&fixture("missing-only"), &target.path().join("criterion"));
         let out = parbench()
@@ -362,11 +366,14 @@ mod cli {
             .args(["--format", "json"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let rows = json["rows"].as_array().unwrap();
-        assert_eq!(rows.len(), 2);
-        assert!(rows.iter().all(|r| r["verdict"] == "missing"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("nothing to compare"), "{stderr}");
+        // It looked where CARGO_TARGET_DIR points.
+        let dir = target.path().join("criterion");
+        assert!(stderr.contains(dir.to_str().unwrap()), "{stderr}");
+        assert!(out.stdout.is_empty(), "no PASS table: {out:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{exe, LeakCheck};
+use common::{exe, wait_with_deadline, LeakCheck};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -21,25 +21,6 @@ fn parbench(leaks: &LeakCheck, args: &[&str]) -> Command {
         .env("TMPDIR", leaks.tmpdir())
         .stdin(Stdio::null());
     cmd
-}
-
-/// Waits for a child with a deadline; a hang is a test failure, never a stuck CI.
-fn wait_with_deadline(
-    child: &mut std::process::Child,
-    limit: Duration,
-) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("parbench did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -62,6 +43,8 @@ fn full_disk_names_the_file_and_removes_the_temp_dir() {
             "200000",
             "-r",
             "1",
+            "--budget-s",
+            "0",
             "-q",
         ],
     );
@@ -174,4 +157,400 @@ fn io_temp_dir_is_private_and_removed_with_the_workload() {
     drop(job);
     assert!(!dir.exists(), "removed with the workload");
     leaks.assert_clean("io workload");
+}
+
+/// Sets a resource limit in the child only (between fork and exec).
+fn limit_in_child(cmd: &mut Command, resource: libc::__rlimit_resource_t, value: u64) {
+    // SAFETY: setrlimit and fcntl are async-signal-safe and only affect the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if resource == libc::RLIMIT_NOFILE {
+                // Inherited descriptors (a jobserver, the harness's pipes) would shift the
+                // numbers the limit bites at: let exec close them, so only 0, 1, 2 remain.
+                for fd in 3..1024 {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            let limit = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            if libc::setrlimit(resource, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Asserts one line on stderr that is an error and no panic, and returns it.
+fn one_clean_line(what: &str, stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr).to_string();
+    assert_eq!(text.lines().count(), 1, "{what}: one line: {text}");
+    for noise in ["panicked", "unwrap", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(!text.contains(noise), "{what}: no '{noise}': {text}");
+    }
+    text
+}
+
+#[test]
+fn a_failed_write_keeps_the_previous_output_whole() {
+    let _guard = one_at_a_time();
+    let leaks = LeakCheck::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    let previous = "{\"previous\": \"a good report from yesterday\"}\n";
+    std::fs::write(&out, previous).unwrap();
+    let out_arg = out.to_str().unwrap();
+    // 300 task records make a JSON export of tens of kB; the file-size limit stops the write
+    // at 4 kB, halfway. cpu writes no file of its own.
+    let mut cmd = parbench(
+        &leaks,
+        &[
+            "run", "-w", "cpu", "-e", "serial", "-n", "1", "--tasks", "300", "--size", "10", "-r",
+            "1", "-q", "-f", "json", "-o", out_arg,
+        ],
+    );
+    limit_in_child(&mut cmd, libc::RLIMIT_FSIZE, 4096);
+    let result = cmd.output().expect("runs");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        previous,
+        "the previous file is intact"
+    );
+    let names: Vec<String> = common::entries(dir.path());
+    assert_eq!(names, ["report.json"], "no temporary file is left");
+    let stderr = one_clean_line("full disk on -o", &result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("-o ") && stderr.contains("report.json"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("File too large"), "says why: {stderr}");
+    leaks.assert_clean("failed -o write");
+}
+
+#[test]
+fn every_failed_task_is_named_with_its_worker() {
+    let _guard = one_at_a_time();
+    let leaks = LeakCheck::start();
+    // Every io task fails on a full disk: twelve of them, ten named, "and 2 more".
+    let mut cmd = parbench(
+        &leaks,
+        &[
+            "run",
+            "-w",
+            "io",
+            "-e",
+            "serial",
+            "-n",
+            "1",
+            "--tasks",
+            "12",
+            "--size",
+            "200000",
+            "-r",
+            "1",
+            "--budget-s",
+            "0",
+            "-q",
+        ],
+    );
+    limit_in_child(&mut cmd, libc::RLIMIT_FSIZE, 100_000);
+    let out = cmd.output().expect("runs");
+    let stderr = one_clean_line("12 failed tasks", &out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("12 of 12 tasks failed"), "{stderr}");
+    for task in 0..10 {
+        assert!(
+            stderr.contains(&format!("task {task} on worker 0: ")),
+            "names task {task} and its worker: {stderr}"
+        );
+        assert!(stderr.contains(&format!("task-{task}.txt")), "{stderr}");
+    }
+    assert!(!stderr.contains("task 10 on"), "{stderr}");
+    assert!(stderr.contains("and 2 more"), "{stderr}");
+    assert!(!stderr.contains("first:"), "{stderr}");
+    leaks.assert_clean("named failures");
+
+    // The timeline command names them too, with the executor that ran them.
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("t.svg");
+    let leaks = LeakCheck::start();
+    let mut cmd = parbench(
+        &leaks,
+        &[
+            "timeline",
+            "--workload",
+            "io",
+            "--executor",
+            "threads",
+            "--workers",
+            "2",
+            "--tasks",
+            "2",
+            "--size",
+            "200000",
+            "-q",
+            "-o",
+        ],
+    );
+    cmd.arg(&svg);
+    limit_in_child(&mut cmd, libc::RLIMIT_FSIZE, 100_000);
+    let out = cmd.output().expect("runs");
+    let stderr = one_clean_line("timeline failures", &out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 of 2 tasks failed (marked in"),
+        "{stderr}"
+    );
+    for task in 0..2 {
+        assert!(
+            stderr.contains(&format!("threads x2: task {task} on worker ")),
+            "{stderr}"
+        );
+    }
+    assert!(svg.exists(), "the picture is written, failures marked");
+    leaks.assert_clean("timeline failures");
+}
+
+/// Starts an io sweep on the process executor, waits until its temporary directory and
+/// workers exist, sends `signals` (to the process group when `group`), and checks the exit
+/// status (128 + one of `expect`: signals sent together may be delivered in any order) and
+/// that nothing is left: no temporary directory, no worker process.
+fn stop_with(signals: &[i32], group: bool, expect: &[i32]) {
+    let leaks = LeakCheck::start();
+    let mut cmd = parbench(
+        &leaks,
+        &[
+            "run", "-w", "io", "-e", "process", "-n", "2", "--tasks", "4", "--size", "2000000",
+            "-r", "10000", "-q",
+        ],
+    );
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn().expect("spawn");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut workers = std::collections::BTreeSet::new();
+    while (common::entries(leaks.tmpdir()).is_empty() || workers.len() < 2)
+        && Instant::now() < deadline
+    {
+        workers = common::children_of(pid);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !common::entries(leaks.tmpdir()).is_empty(),
+        "the run started"
+    );
+    assert!(workers.len() >= 2, "workers started: {workers:?}");
+    let target = if group { -(pid as i32) } else { pid as i32 };
+    for &sig in signals {
+        // SAFETY: signalling our own child (group).
+        assert_eq!(unsafe { libc::kill(target, sig) }, 0);
+    }
+    let status = wait_with_deadline(&mut child, Duration::from_secs(30));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let what = format!(
+        "signals {signals:?} to the {}",
+        if group { "group" } else { "parent" }
+    );
+    let code = status.code().unwrap_or(-1);
+    assert!(
+        expect.iter().any(|sig| code == 128 + sig),
+        "{what}: exit 128 + signal, got {status:?}: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+    assert!(stderr.contains("interrupted by SIG"), "{what}: {stderr}");
+    for w in &workers {
+        assert!(
+            !common::is_live_parbench(*w),
+            "{what}: worker {w} left running"
+        );
+    }
+    leaks.assert_clean(&what);
+}
+
+#[test]
+fn sigterm_and_sighup_clean_up_like_ctrl_c() {
+    let _guard = one_at_a_time();
+    stop_with(&[libc::SIGTERM], false, &[libc::SIGTERM]);
+    stop_with(&[libc::SIGHUP], false, &[libc::SIGHUP]);
+    // A whole-group signal (a closed terminal, `kill -- -PGID`) also kills the workers.
+    stop_with(&[libc::SIGTERM], true, &[libc::SIGTERM]);
+    stop_with(&[libc::SIGHUP], true, &[libc::SIGHUP]);
+}
+
+#[test]
+fn a_second_ctrl_c_does_not_skip_cleanup() {
+    let _guard = one_at_a_time();
+    stop_with(&[libc::SIGINT, libc::SIGINT], false, &[libc::SIGINT]);
+    stop_with(&[libc::SIGINT, libc::SIGINT], true, &[libc::SIGINT]);
+    let all = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+    stop_with(&all, false, &all);
+}
+
+#[test]
+fn a_stalled_worker_is_killed_after_the_task_timeout() {
+    let _guard = one_at_a_time();
+    let leaks = LeakCheck::start();
+    // The worker that gets task 1 stops itself (SIGSTOP): without a timeout, no end.
+    let mut cmd = parbench(
+        &leaks,
+        &[
+            "run",
+            "-w",
+            "cpu",
+            "-e",
+            "process",
+            "-n",
+            "2",
+            "--tasks",
+            "4",
+            "--size",
+            "1000",
+            "-r",
+            "1",
+            "--budget-s",
+            "0",
+            "-q",
+            "--task-timeout-s",
+            "1",
+        ],
+    );
+    cmd.env(parbench::executor::process::FAULT_ENV, "stop:1");
+    let out = common::output_with_deadline(cmd, Duration::from_secs(60));
+    let stderr = one_clean_line("stalled worker", &out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("1 of 4 tasks failed"), "{stderr}");
+    assert!(
+        stderr.contains("task 1 timed out after 1 s in worker pid "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(killed)"), "{stderr}");
+    leaks.assert_clean("stalled worker");
+}
+
+#[test]
+fn a_server_that_cannot_start_says_why_without_a_panic() {
+    let _guard = one_at_a_time();
+    // 5 descriptors: 0-2, then the signal self-pipe; the server's socket gets none. 6: the
+    // socket opens but the server's runtime cannot.
+    for server in ["mockito", "keepalive"] {
+        for nofile in [5, 6] {
+            let leaks = LeakCheck::start();
+            let mut cmd = parbench(
+                &leaks,
+                &[
+                    "run",
+                    "-w",
+                    "api",
+                    "-e",
+                    "serial",
+                    "-n",
+                    "1",
+                    "--tasks",
+                    "1",
+                    "-r",
+                    "1",
+                    "--budget-s",
+                    "0",
+                    "--server",
+                    server,
+                    "-q",
+                ],
+            );
+            limit_in_child(&mut cmd, libc::RLIMIT_NOFILE, nofile);
+            let out = common::output_with_deadline(cmd, Duration::from_secs(60));
+            let what = format!("{server} with {nofile} descriptors");
+            let stderr = one_clean_line(&what, &out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+            assert!(stderr.contains("workload api: "), "{what}: {stderr}");
+            assert!(stderr.contains("Too many open files"), "{what}: {stderr}");
+            if nofile == 5 {
+                assert!(
+                    stderr.contains("local port"),
+                    "{what}: the cause is the port: {stderr}"
+                );
+            }
+            leaks.assert_clean(&what);
+        }
+    }
+}
+
+/// True once `pid` catches `sig` (its handler is installed), from /proc/PID/status.
+fn catches(pid: u32, sig: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
+}
+
+/// CPU time of `pid` so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = stat[stat.rfind(')')? + 2..].to_string();
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            Some(f.iter().sum())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_stop_signal_ends_even_a_batch_that_cannot_be_cancelled() {
+    let _guard = one_at_a_time();
+    let leaks = LeakCheck::start();
+    // Threads cannot be killed: a batch of minutes on the threads executor must still end
+    // on SIGTERM, within the stop grace, not when the batch is done.
+    let mut cmd = parbench(
+        &leaks,
+        &[
+            "run",
+            "-w",
+            "cpu",
+            "-e",
+            "threads",
+            "-n",
+            "2",
+            "--tasks",
+            "2",
+            "--size",
+            "100000000000",
+            "-r",
+            "1",
+            "--budget-s",
+            "0",
+            "-q",
+        ],
+    );
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // In the batch: the handler is installed and the tasks are burning CPU.
+    while !(catches(pid, libc::SIGTERM) && cpu_ticks(pid) >= 50) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    leaks.assert_clean("stuck batch");
 }

@@ -527,6 +527,7 @@ fn chart_command_redraws_from_a_json_report() {
         report: json.clone(),
         output: Some(chart.clone()),
         timeline: Some(timelines.clone()),
+        quiet: true,
     };
     assert_eq!(chart::command(args).unwrap(), 0);
     let svg = std::fs::read_to_string(&chart).unwrap();
@@ -547,6 +548,7 @@ fn chart_command_redraws_from_a_json_report() {
             report: input,
             output: Some(chart.clone()),
             timeline: None,
+            quiet: true,
         };
         assert!(matches!(chart::command(args), Err(Error::Usage(_))));
     }
@@ -554,6 +556,7 @@ fn chart_command_redraws_from_a_json_report() {
         report: json,
         output: None,
         timeline: None,
+        quiet: true,
     };
     assert!(matches!(chart::command(nothing), Err(Error::Usage(_))));
 }
@@ -580,8 +583,12 @@ fn timeline_binary_is_silent_in_pipes_and_rejects_bad_paths_in_one_line() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    // stderr is a pipe here: no progress bar, no noise.
-    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    // stderr is a pipe here: no progress bar, only the one line naming the file written.
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("parbench: wrote {}\n", svg.display())
+    );
     let text = std::fs::read_to_string(&svg).unwrap();
     assert_eq!(elements(&text, "g", "panel").len(), 2);
 

@@ -227,12 +227,58 @@ fn sigint_in_a_worker_interrupts_the_batch() {
     });
     let err = pool.run(&slow).expect_err("interrupted");
     killer.join().unwrap();
-    assert!(matches!(err, parbench::error::Error::Interrupted), "{err}");
+    assert!(
+        matches!(err, parbench::error::Error::Interrupted(libc::SIGINT)),
+        "{err}"
+    );
     assert!(gone(victim));
     // The pool recovers: lost and mid-task workers are replaced at the next batch.
     let batch = pool.run(&job("noop", |p| p.tasks = 10)).unwrap();
     batch.failures_as_error().unwrap();
     assert!(pool.pids().iter().all(Option::is_some));
+}
+
+#[test]
+fn a_stopped_worker_times_out_is_killed_and_replaced() {
+    let _t = track();
+    let mut pool = ProcessPool::builder(EXE)
+        .workers(2)
+        .task_timeout(Duration::from_secs(1))
+        .start()
+        .unwrap();
+    // SIGSTOP one worker from outside, as a debugger, a swap storm or a bug would stall it.
+    let victim = pool.pids()[0].unwrap();
+    // SAFETY: kill sends a signal to a pid we started.
+    assert_eq!(
+        unsafe { libc::kill(victim as libc::pid_t, libc::SIGSTOP) },
+        0
+    );
+    let batch = pool.run(&job("noop", |p| p.tasks = 6)).unwrap();
+    let failures = batch.failures();
+    assert_eq!(
+        failures.len(),
+        1,
+        "only the stalled task fails: {failures:?}"
+    );
+    let text = failures[0].to_string();
+    assert!(
+        text.contains(&format!(
+            "task {} timed out after 1 s in worker pid {victim} (killed)",
+            failures[0].task
+        )),
+        "{text}"
+    );
+    assert_eq!(batch.records[failures[0].task].pid, victim);
+    // The other worker ran every other task; the stalled one is gone and replaced.
+    assert_eq!(batch.results.iter().filter(|r| r.is_ok()).count(), 5);
+    assert!(gone(victim));
+    let now: Vec<u32> = pool.pids().into_iter().flatten().collect();
+    assert_eq!(now.len(), 2);
+    assert!(!now.contains(&victim));
+    pool.run(&job("noop", |p| p.tasks = 10))
+        .unwrap()
+        .failures_as_error()
+        .unwrap();
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! benchmark runs, only drawing, so pictures can be restyled or made on another machine.
 
 use crate::error::{Result, UsageError};
-use crate::plot::{speedup_chart, write_result_timeline, Format};
+use crate::output::{self, Writer};
+use crate::plot::{check_picture, speedup_picture, write_timelines};
 use crate::report::Report;
 use std::path::PathBuf;
 
@@ -17,6 +18,9 @@ pub struct ChartArgs {
     /// Also write one timeline per configuration into this directory.
     #[arg(long, value_name = "DIR")]
     pub timeline: Option<PathBuf>,
+    /// No "wrote FILE" lines.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Runs `parbench chart`.
@@ -24,25 +28,46 @@ pub fn command(args: ChartArgs) -> Result<i32> {
     if args.output.is_none() && args.timeline.is_none() {
         return Err(UsageError::new("chart: give -o FILE.svg and/or --timeline DIR").into());
     }
+    let mut files = Vec::new();
     if let Some(out) = &args.output {
-        Format::for_output(out)?;
-        super::check_output_path("-o", out)?;
+        check_picture("-o", out)?;
+        files.push(("-o", out.as_path()));
     }
-    let text = std::fs::read_to_string(&args.report)
-        .map_err(|e| UsageError::new(format!("cannot read {}: {e}", args.report.display())))?;
+    if let Some(dir) = &args.timeline {
+        output::check_dir("--timeline", dir)?;
+    }
+    output::check_distinct(&files)?;
+    let text = std::fs::read_to_string(&args.report).map_err(|e| {
+        UsageError::new(format!(
+            "cannot read {}: {}",
+            args.report.display(),
+            output::os_error_text(&e)
+        ))
+    })?;
     let report: Report = serde_json::from_str(&text).map_err(|e| {
         UsageError::new(format!(
             "{} is not a parbench JSON report: {e}",
             args.report.display()
         ))
     })?;
-    if let Some(out) = &args.output {
-        speedup_chart(&report.results, report.machine.cores, out)?;
+    // An edited or corrupt report must not decide how much memory drawing takes.
+    crate::validate::validate_report(&report)
+        .map_err(|e| UsageError::new(format!("{}: {e}", args.report.display())))?;
+    // Rendered before anything is written: a report without speedups is a usage error.
+    let chart = match &args.output {
+        Some(path) => Some((
+            path,
+            speedup_picture(&report.results, report.machine.cores, path)?,
+        )),
+        None => None,
+    };
+    let mut out = Writer::new(args.quiet);
+    if let Some((path, picture)) = chart {
+        out.file("-o", path, picture);
     }
     if let Some(dir) = &args.timeline {
-        for result in &report.results {
-            write_result_timeline(dir, result)?;
-        }
+        write_timelines(&mut out, "--timeline", dir, &report.results);
     }
+    out.finish()?;
     Ok(0)
 }

@@ -15,6 +15,10 @@ pub struct ExecArgs {
     /// gil: switch interval in ms, like sys.setswitchinterval.
     #[arg(long, default_value_t = 5.0)]
     pub switch_interval_ms: f64,
+    /// process: seconds a task may run before its worker is killed and replaced and the task
+    /// fails (0.001..=86400).
+    #[arg(long, default_value_t = crate::validate::DEFAULT_TASK_TIMEOUT.as_secs_f64())]
+    pub task_timeout_s: f64,
 }
 
 impl ExecArgs {
@@ -23,6 +27,7 @@ impl ExecArgs {
         let mut options = ExecOptions::new(1);
         options.switch_interval = switch_interval(self.switch_interval_ms)?;
         options.worker_exe = std::env::current_exe().ok();
+        options.task_timeout = crate::validate::task_timeout(self.task_timeout_s)?;
         Ok(options)
     }
 }
@@ -85,18 +90,4 @@ pub fn worker_counts(counts: &[usize]) -> Result<Vec<usize>, UsageError> {
         }
     }
     Ok(out)
-}
-
-pub use crate::paths::check_output_path;
-
-/// Writes text to stdout. A closed pipe (the reader went away, as with `| head`) ends
-/// quietly; any other error is returned.
-pub fn print_stdout(text: &str) -> anyhow::Result<()> {
-    use anyhow::Context;
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("cannot write to stdout"),
-    }
 }

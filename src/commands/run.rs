@@ -1,17 +1,16 @@
 //! `parbench run`: sweep workloads x executors x worker counts in paired rounds and print
 //! speedups with their intervals beside the host's measured ceiling.
 
-use super::{check_output_path, executor_names, worker_counts, workload_names, ExecArgs};
+use super::{executor_names, worker_counts, workload_names, ExecArgs};
 use crate::engine::rounds::Policy;
 use crate::engine::sweep::{self, Event, SweepConfig};
-use crate::error::Error;
+use crate::error::UsageError;
 use crate::export::{self, ExportOptions};
+use crate::output::{self, Writer};
 use crate::progress::Progress;
 use crate::workload::Overrides;
 use crate::{interrupt, system};
-use anyhow::Context;
 use clap::Args;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// `parbench run`.
@@ -65,6 +64,24 @@ pub struct RunArgs {
     pub exec: ExecArgs,
 }
 
+/// Checks every output before any work: `-o`, `--chart`, `--timeline`, and that no two
+/// name the same file.
+fn check_outputs(args: &RunArgs) -> Result<(), UsageError> {
+    let mut files: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(path) = &args.output {
+        output::check_file("-o", path)?;
+        files.push(("-o", path));
+    }
+    if let Some(path) = &args.chart {
+        crate::plot::check_picture("--chart", path)?;
+        files.push(("--chart", path));
+    }
+    if let Some(dir) = &args.timeline {
+        output::check_dir("--timeline", dir)?;
+    }
+    output::check_distinct(&files)
+}
+
 /// Runs `parbench run`.
 pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     // Every check that needs no work comes first, so a typo fails in milliseconds.
@@ -73,13 +90,7 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     let workers = worker_counts(&args.workers)?;
     let exporter = export::find(&args.format)?;
     let policy = Policy::new(args.repeat, args.budget_s)?;
-    if let Some(path) = &args.output {
-        check_output_path("-o", path)?;
-    }
-    if let Some(path) = &args.chart {
-        check_output_path("--chart", path)?;
-        crate::plot::Format::for_output(path)?;
-    }
+    check_outputs(&args)?;
     for w in &workloads {
         args.params.params_for(w)?;
     }
@@ -93,39 +104,41 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         cfg.cpus = Some(cpus.0.clone());
     }
     cfg.cores = system::available_cores();
-    interrupt::install();
     let mut progress = Progress::new(cfg.configurations(), args.quiet);
     let outcome = sweep::sweep(&cfg, &mut |event| match event {
         Event::Config(_, _, label) => progress.step(label),
         Event::Round(label, n) => progress.message(format!("{label}: round {n}")),
     });
     progress.finish();
-    // A Ctrl-C that reached the workers too shows up first as failed tasks: it is still Ctrl-C.
-    let report = outcome.map_err(|e| {
-        if interrupt::requested() {
-            Error::Interrupted
-        } else {
-            e
-        }
-    })?;
+    // A stop signal that reached the workers too shows up first as failed tasks: it is still
+    // the signal. Checked on success as well: a signal during the last batch still stops.
+    interrupt::check()?;
+    let report = outcome?;
     if let Some(note) = &report.machine.note {
-        eprintln!("parbench: note: {note}");
-    }
-    if let Some(path) = &args.chart {
-        crate::plot::speedup_chart(&report.results, cfg.cores, path)?;
-    }
-    if let Some(dir) = &args.timeline {
-        for result in &report.results {
-            crate::plot::write_result_timeline(dir, result)?;
+        if args.output.is_some() || args.format != "table" {
+            output::say(&format!("parbench: note: {note}"));
         }
     }
+    // Every output is attempted, the main export first; failures are reported together.
+    let mut out = Writer::new(args.quiet);
     let text = exporter.render(&report, &ExportOptions { wide: args.wide });
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .context("cannot write to stdout")?,
+        Some(path) => {
+            out.file("-o", path, text);
+        }
+        None => out.stdout(text),
     }
+    if let Some(path) = &args.chart {
+        match crate::plot::speedup_picture(&report.results, cfg.cores, path) {
+            Ok(picture) => {
+                out.file("--chart", path, picture);
+            }
+            Err(e) => out.fail("--chart", path, e.to_string()),
+        }
+    }
+    if let Some(dir) = &args.timeline {
+        crate::plot::write_timelines(&mut out, "--timeline", dir, &report.results);
+    }
+    out.finish()?;
     Ok(0)
 }

@@ -1,12 +1,13 @@
 //! `parbench timeline`: one batch per executor on a warm-started pool, drawn as the seed's
 //! timeline figure (one lane per worker, one bar per task).
 
-use super::{check_output_path, executor_names, worker_counts, ExecArgs};
+use super::{executor_names, worker_counts, ExecArgs};
 use crate::engine::Bench;
-use crate::error::{Error, Result, UsageError};
+use crate::error::{list_capped, Result, UsageError};
 use crate::executor;
 use crate::interrupt;
-use crate::plot::{ms, write_timeline, Format, Panel};
+use crate::output::{self, Writer};
+use crate::plot::{check_picture, ms, picture_text, timeline_svg, Panel};
 use crate::progress::Progress;
 use crate::workload::{self, Overrides};
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ pub struct TimelineArgs {
     /// Output file: .svg, or .html for hover tooltips.
     #[arg(short = 'o', long)]
     pub output: PathBuf,
-    /// No progress bar.
+    /// No progress bar, and no "wrote FILE" line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Workload parameters, as for `parbench run`.
@@ -72,15 +73,13 @@ pub fn executors(args: &TimelineArgs) -> Result<Vec<String>, UsageError> {
 /// written, with the failed bars marked). Bad arguments are a [`UsageError`] (exit 2).
 pub fn command(args: TimelineArgs) -> Result<i32> {
     // Every check that needs no work comes first, so a typo fails in milliseconds.
-    Format::for_output(&args.output)?;
-    check_output_path("-o", &args.output)?;
+    check_picture("-o", &args.output)?;
     let names = executors(&args)?;
     worker_counts(&[args.workers])?;
     let info = workload::find(&args.workload)?;
     let params = args.params.params_for(info.name)?;
     let options = args.exec.options()?;
 
-    interrupt::install();
     let bench = Bench::open(info.name, params, options)?;
     let mut progress = Progress::new(names.len(), args.quiet);
     let mut panels = Vec::with_capacity(names.len());
@@ -128,19 +127,26 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
             info.name, params.tasks, params.size
         ),
     };
-    write_timeline(&args.output, &title, &panels)?;
-    if failures.is_empty() {
-        return Ok(0);
-    }
-    Err(Error::Workload {
-        workload: info.name.to_string(),
-        message: format!(
-            "{} tasks failed (marked in {}): {}",
+    let total: usize = panels.iter().map(|p| p.records.len()).sum();
+    let picture = picture_text(&args.output, &title, timeline_svg(&title, &panels))?;
+    let mut out = Writer::new(args.quiet);
+    let written = out.file("-o", &args.output, picture);
+    if !failures.is_empty() {
+        // One line, like every other error of the CLI, naming every failed task (up to a
+        // cap) with its executor and worker; the picture marks each failure too.
+        let marked = if written {
+            format!(" (marked in {})", args.output.display())
+        } else {
+            String::new()
+        };
+        output::say(&format!(
+            "parbench: error: {} of {total} tasks failed{marked}: {}",
             failures.len(),
-            args.output.display(),
-            failures.join("; ")
-        ),
-    })
+            list_capped(&failures)
+        ));
+    }
+    out.finish()?;
+    Ok(if failures.is_empty() { 0 } else { 1 })
 }
 
 /// Workers an executor runs with: its own count, or one for those that do not scale.

@@ -12,7 +12,8 @@
 //! bootstrap interval of the change (`change/estimates.json`, when it belongs to this very pair)
 //! to exclude zero, and the row says that one pair is weak evidence.
 //!
-//! Exit codes: 0 no regression, 1 at least one regression, 2 usage or data errors.
+//! Exit codes: 0 no regression, 1 at least one regression, 2 usage or data errors, among
+//! them base and head baselines that share no benchmark (nothing would be compared).
 
 mod load;
 mod render;
@@ -276,6 +277,29 @@ pub fn compare(
             }
         }
     }
+    // Base and head on disjoint benchmarks (renamed groups, a wrong directory) would list
+    // every row as missing and pass without comparing anything: that is a data error.
+    let paired = |f: &Found| {
+        f.base
+            .iter()
+            .zip(&f.head)
+            .any(|(b, h)| b.is_some() && h.is_some())
+    };
+    if !found.iter().any(paired) {
+        let only_base = found
+            .iter()
+            .filter(|f| f.base.iter().any(Option::is_some))
+            .count();
+        let only_head = found
+            .iter()
+            .filter(|f| f.head.iter().any(Option::is_some))
+            .count();
+        return Err(UsageError::new(format!(
+            "nothing to compare: no benchmark under {} has both a base and a head result \
+             ({only_base} only in base, {only_head} only in head)",
+            dir.display()
+        )));
+    }
     if let Some(re) = &filter {
         found.retain(|f| re.is_match(&f.id));
         if found.is_empty() {
@@ -437,7 +461,7 @@ pub fn command_to(args: CompareArgs, out: &mut dyn Write) -> anyhow::Result<i32>
     match written {
         // A reader that stopped early (`| head`) does not change the verdict.
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+            Err(crate::output::stdout_error(&e).into())
         }
         _ => Ok(cmp.exit_code()),
     }

@@ -20,18 +20,40 @@ fn time(ns: Option<f64>) -> String {
     format!("{value:.3} {unit}")
 }
 
+/// Largest ratio printed as a number; beyond it the table says ">999" (a 1000x slowdown is
+/// a broken benchmark, and "+inf%" or 40 digits say nothing more).
+const MAX_SHOWN_RATIO: f64 = 999.0;
+
+/// A head/base ratio with three decimals, or ">999" beyond [`MAX_SHOWN_RATIO`].
+fn ratio(r: f64) -> String {
+    if r.is_finite() && r <= MAX_SHOWN_RATIO {
+        format!("{r:.3}")
+    } else {
+        format!(">{MAX_SHOWN_RATIO:.0}")
+    }
+}
+
 fn ratios(row: &Row, sep: &str) -> String {
     row.ratios
         .iter()
-        .map(|r| r.map_or_else(|| "-".to_string(), |r| format!("{r:.3}")))
+        .map(|r| r.map_or_else(|| "-".to_string(), ratio))
         .collect::<Vec<_>>()
         .join(sep)
 }
 
+/// The median change in percent, "+12.3%"; above +999% (a ratio over 10.99) ">+999%". A
+/// ratio cannot go below 0, so the other end is -100%.
 fn change(row: &Row) -> String {
     row.median_ratio.map_or_else(
         || "-".to_string(),
-        |m| format!("{:+.1}%", (m - 1.0) * 100.0),
+        |m| {
+            let pct = (m - 1.0) * 100.0;
+            if pct.is_finite() && pct <= 999.0 {
+                format!("{pct:+.1}%")
+            } else {
+                ">+999%".to_string()
+            }
+        },
     )
 }
 
@@ -184,5 +206,29 @@ mod tests {
         assert_eq!(time(Some(2.5e7)), "25.000 ms");
         assert_eq!(time(Some(3.0e9)), "3.000 s");
         assert_eq!(time(None), "-");
+    }
+
+    #[test]
+    fn extreme_changes_stay_readable() {
+        let row = |m: f64| Row {
+            id: "g".into(),
+            base_median_ns: Some(1.0),
+            head_median_ns: Some(m),
+            ratios: vec![Some(m)],
+            median_ratio: Some(m),
+            verdict: Verdict::Regressed,
+            evidence: super::super::Evidence::SinglePair,
+            note: None,
+        };
+        assert_eq!(change(&row(1.123)), "+12.3%");
+        assert_eq!(change(&row(0.5)), "-50.0%");
+        assert_eq!(change(&row(10.99)), "+999.0%");
+        for huge in [11.0, 1e300, f64::INFINITY, f64::NAN] {
+            assert_eq!(change(&row(huge)), ">+999%", "{huge}");
+        }
+        for huge in [1000.0, 1e300, f64::INFINITY, f64::NAN] {
+            assert_eq!(ratios(&row(huge), " "), ">999", "{huge}");
+        }
+        assert_eq!(ratios(&row(11.0), " "), "11.000");
     }
 }

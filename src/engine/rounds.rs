@@ -10,8 +10,9 @@ use super::{Bench, Measured, Prepared};
 use crate::error::{Result, UsageError};
 use std::time::{Duration, Instant};
 
-/// Most rounds a configuration may take, whatever the budget: a bound on memory.
-pub const MAX_ROUNDS: usize = 10_000;
+/// Most rounds a configuration may take, whatever the budget: a bound on memory (the same
+/// bound as `--repeat`).
+pub const MAX_ROUNDS: usize = crate::validate::MAX_REPEAT;
 /// Longest budget per configuration accepted, in seconds.
 pub const MAX_BUDGET_S: f64 = 3600.0;
 
@@ -39,11 +40,7 @@ impl Default for Policy {
 impl Policy {
     /// A policy from the user's numbers, checked against the documented bounds.
     pub fn new(min_rounds: usize, budget_s: f64) -> Result<Policy, UsageError> {
-        if !(1..=MAX_ROUNDS).contains(&min_rounds) {
-            return Err(UsageError::new(format!(
-                "repeat {min_rounds} must be 1..={MAX_ROUNDS}"
-            )));
-        }
+        crate::validate::repeat(min_rounds)?;
         if !(budget_s.is_finite() && (0.0..=MAX_BUDGET_S).contains(&budget_s)) {
             return Err(UsageError::new(format!(
                 "budget {budget_s} s must be 0..={MAX_BUDGET_S}"

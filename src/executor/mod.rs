@@ -114,6 +114,11 @@ pub struct ExecOptions {
     pub worker_exe: Option<PathBuf>,
     /// Simulated GIL switch interval, like `sys.setswitchinterval`.
     pub switch_interval: Duration,
+    /// Process executor: a task that has not answered this long after it was sent has its
+    /// worker killed (SIGKILL) and replaced, and fails with an error naming the worker's pid,
+    /// so a stalled worker can never hang a run. In-process executors cannot kill a thread
+    /// and ignore it.
+    pub task_timeout: Duration,
 }
 
 impl ExecOptions {
@@ -123,6 +128,7 @@ impl ExecOptions {
             workers,
             worker_exe: None,
             switch_interval: Duration::from_millis(5),
+            task_timeout: crate::validate::DEFAULT_TASK_TIMEOUT,
         }
     }
 }

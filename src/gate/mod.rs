@@ -167,7 +167,7 @@ fn check_args(args: &GateArgs) -> Result<(Rule, Regex), UsageError> {
 pub fn command(args: GateArgs) -> anyhow::Result<i32> {
     let outcome = run(&args, &mut |line| eprintln!("{line}"))?;
     let text = render::render(&outcome, &args.format);
-    crate::commands::print_stdout(&text)?;
+    crate::output::write_stdout(text.as_bytes())?;
     Ok(if outcome.failed() { 1 } else { 0 })
 }
 

@@ -14,9 +14,10 @@ mod html;
 pub mod speedup;
 pub mod timeline;
 
-pub use speedup::{speedup_chart, speedup_svg};
+pub use speedup::{speedup_chart, speedup_picture, speedup_svg};
 pub use timeline::{
-    timeline_file_name, timeline_svg, write_result_timeline, write_timeline, Panel,
+    result_timeline, timeline_file_name, timeline_svg, write_result_timeline, write_timeline,
+    write_timelines, Panel,
 };
 
 /// How a picture is written, chosen by the output file's extension.
@@ -29,35 +30,54 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format for `path`: `.svg`, `.html` or `.htm` (any case). Anything else is a
-    /// usage error, so a long run fails before it starts rather than after.
-    pub fn for_output(path: &Path) -> Result<Format, UsageError> {
+    /// The format for `path` from its extension alone: `.svg`, `.html` or `.htm` (any case).
+    /// Anything else is a usage error.
+    pub fn of(path: &Path) -> Result<Format, UsageError> {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
             .map(|e| e.to_ascii_lowercase());
-        let format = match ext.as_deref() {
-            Some("svg") => Format::Svg,
-            Some("html") | Some("htm") => Format::Html,
-            _ => {
-                return Err(UsageError::new(format!(
-                    "{}: unknown picture format; use a .svg or .html file name",
-                    path.display()
-                )))
-            }
-        };
-        crate::paths::check_output_path("output", path)?;
+        match ext.as_deref() {
+            Some("svg") => Ok(Format::Svg),
+            Some("html") | Some("htm") => Ok(Format::Html),
+            _ => Err(UsageError::new(format!(
+                "{}: unknown picture format; use a .svg or .html file name",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The format for `path`, which must also be writable ([`crate::output::check_file`]),
+    /// so a long run fails before it starts rather than after.
+    pub fn for_output(path: &Path) -> Result<Format, UsageError> {
+        let format = Format::of(path)?;
+        crate::output::check_file("output", path)?;
         Ok(format)
     }
 }
 
-/// Writes an SVG picture to `path`, wrapped in an HTML page when the extension asks for it.
+/// Checks a picture output of option `flag` before any work: a known extension and a path
+/// that can be written.
+pub fn check_picture(flag: &str, path: &Path) -> Result<Format, UsageError> {
+    let format = Format::of(path).map_err(|e| UsageError::new(format!("{flag} {e}")))?;
+    crate::output::check_file(flag, path)?;
+    Ok(format)
+}
+
+/// The text of a picture file: the SVG, or an HTML page around it for `.html` paths.
+pub fn picture_text(path: &Path, title: &str, svg: String) -> Result<String, UsageError> {
+    Ok(match Format::of(path)? {
+        Format::Svg => svg,
+        Format::Html => html::page(title, &svg),
+    })
+}
+
+/// Writes an SVG picture to `path` atomically, wrapped in an HTML page when the extension
+/// asks for it.
 pub(crate) fn write_picture(path: &Path, title: &str, svg: &str) -> Result<()> {
-    let text = match Format::for_output(path)? {
-        Format::Svg => svg.to_string(),
-        Format::Html => html::page(title, svg),
-    };
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    Format::for_output(path)?;
+    let text = picture_text(path, title, svg.to_string())?;
+    crate::output::write_atomic(path, text.as_bytes()).map_err(|e| Error::io(path, e))
 }
 
 /// Escapes text for SVG/HTML content and attribute values.

@@ -412,9 +412,19 @@ fn draw_panel(
     let _ = writeln!(out, "</g>");
 }
 
-/// Writes the speedup chart of `results` to `path` (`.svg`, or `.html` with tooltips).
-/// For `parbench run --chart FILE`.
+/// Writes the speedup chart of `results` to `path` (`.svg`, or `.html` with tooltips),
+/// atomically.
 pub fn speedup_chart(results: &[RunResult], cores: usize, path: &Path) -> Result<()> {
     let svg = speedup_svg(results, cores)?;
     write_picture(path, "parbench speedup", &svg)
+}
+
+/// The speedup chart of `results` as the text of the file `path` names (SVG or HTML), for a
+/// command that writes it with its other outputs (`parbench run --chart FILE`).
+pub fn speedup_picture(
+    results: &[RunResult],
+    cores: usize,
+    path: &Path,
+) -> Result<String, UsageError> {
+    super::picture_text(path, "parbench speedup", speedup_svg(results, cores)?)
 }

@@ -5,7 +5,9 @@
 
 use super::{esc, ms, nice_ticks, svg_open, task_colour, tick_label, write_picture};
 use crate::error::{Error, Result};
+use crate::executor::MAX_WORKERS;
 use crate::measure::{Batch, TaskRecord};
+use crate::output::Writer;
 use crate::report::RunResult;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -46,8 +48,32 @@ impl Panel {
 
     /// Number of lanes: one per worker, even for a worker that ran nothing.
     pub fn lanes(&self) -> usize {
-        let highest = self.records.iter().map(|r| r.worker + 1).max().unwrap_or(0);
-        self.workers.max(highest).max(1)
+        self.lane_map().len()
+    }
+
+    /// Which worker each lane shows: workers 0..W (idle ones included, and up to the highest
+    /// a record names), then any worker number beyond [`MAX_WORKERS`] that a record names.
+    /// The picture costs one lane per entry, so a corrupt `workers` or `worker` can never
+    /// make it larger than [`MAX_WORKERS`] lanes plus one per record.
+    fn lane_map(&self) -> LaneMap {
+        let named_below_cap = self
+            .records
+            .iter()
+            .map(|r| r.worker)
+            .filter(|&w| w < MAX_WORKERS)
+            .map(|w| w + 1)
+            .max()
+            .unwrap_or(0);
+        let dense = self.workers.min(MAX_WORKERS).max(named_below_cap).max(1);
+        let mut sparse: Vec<usize> = self
+            .records
+            .iter()
+            .map(|r| r.worker)
+            .filter(|&w| w >= dense)
+            .collect();
+        sparse.sort_unstable();
+        sparse.dedup();
+        LaneMap { dense, sparse }
     }
 
     /// "threads x4", or just "serial" for the baseline executor.
@@ -71,7 +97,8 @@ impl Panel {
     /// other; when they overlap (an async worker interleaves many), they get stacked rows
     /// so no bar hides another. Returns the row per record and the rows per lane.
     fn rows(&self) -> (Vec<usize>, Vec<usize>) {
-        let lanes = self.lanes();
+        let map = self.lane_map();
+        let lanes = map.len();
         let mut order: Vec<usize> = (0..self.records.len()).collect();
         order.sort_by(|&a, &b| {
             let (ra, rb) = (&self.records[a], &self.records[b]);
@@ -83,7 +110,7 @@ impl Panel {
         let mut row_of = vec![0; self.records.len()];
         for i in order {
             let r = &self.records[i];
-            let ends = &mut row_ends[r.worker];
+            let ends = &mut row_ends[map.lane(r.worker)];
             let (start, stop) = (finite(r.start_s), finite(r.stop_s).max(finite(r.start_s)));
             let row = match ends.iter().position(|&end| end <= start + 1e-9) {
                 Some(row) => row,
@@ -97,6 +124,36 @@ impl Panel {
         }
         let per_lane = row_ends.iter().map(|e| e.len().max(1)).collect();
         (row_of, per_lane)
+    }
+}
+
+/// Lanes of a panel: workers `0..dense` in order, then the `sparse` worker numbers.
+struct LaneMap {
+    dense: usize,
+    sparse: Vec<usize>,
+}
+
+impl LaneMap {
+    fn len(&self) -> usize {
+        self.dense + self.sparse.len()
+    }
+
+    /// The lane of a worker that the panel has (every record's worker has one).
+    fn lane(&self, worker: usize) -> usize {
+        if worker < self.dense {
+            worker
+        } else {
+            self.dense + self.sparse.binary_search(&worker).unwrap_or(0)
+        }
+    }
+
+    /// The worker a lane shows.
+    fn worker(&self, lane: usize) -> usize {
+        if lane < self.dense {
+            lane
+        } else {
+            self.sparse[lane - self.dense]
+        }
     }
 }
 
@@ -240,6 +297,7 @@ fn draw_panel(
     let lanes_top = top + PANEL_HEAD;
 
     // Lanes: alternate stripes, a label every few lanes when they are thin.
+    let map = panel.lane_map();
     let mut lane_y = Vec::with_capacity(rows_per_lane.len());
     let mut ly = lanes_top;
     let lane_font = 11.0f64.min(row_h - 2.0);
@@ -249,18 +307,19 @@ fn draw_panel(
         (11.0 / row_h).ceil() as usize
     };
     for (lane, rows) in rows_per_lane.iter().enumerate() {
+        let worker = map.worker(lane);
         let h = *rows as f64 * row_h;
         let fill = if lane % 2 == 0 { "#f6f6f6" } else { "#ffffff" };
         let _ = writeln!(
             out,
-            r#"<rect class="lane" data-worker="{lane}" x="{LEFT}" y="{ly:.2}" width="{:.2}" height="{h:.2}" fill="{fill}"/>"#,
+            r#"<rect class="lane" data-worker="{worker}" x="{LEFT}" y="{ly:.2}" width="{:.2}" height="{h:.2}" fill="{fill}"/>"#,
             frame.plot_w
         );
         if lane % label_every == 0 {
             let fs = lane_font.max(7.0);
             let _ = writeln!(
                 out,
-                r#"<text class="axis" x="{:.1}" y="{:.2}" text-anchor="end" font-size="{fs:.0}">w{lane}</text>"#,
+                r#"<text class="axis" x="{:.1}" y="{:.2}" text-anchor="end" font-size="{fs:.0}">w{worker}</text>"#,
                 LEFT - 6.0,
                 ly + h / 2.0 + fs * 0.35
             );
@@ -283,7 +342,7 @@ fn draw_panel(
             let pad = if row_h >= 8.0 { 1.5 } else { 0.5 };
             BarBox {
                 x,
-                y: lane_y[r.worker] + *row as f64 * row_h + pad,
+                y: lane_y[map.lane(r.worker)] + *row as f64 * row_h + pad,
                 w: (frame.px(r.stop_s) - x).max(1.0),
                 h: row_h - 2.0 * pad,
             }
@@ -486,10 +545,9 @@ pub fn timeline_file_name(result: &RunResult, extension: &str) -> String {
     )
 }
 
-/// Writes one sweep configuration's timeline (its median repetition) into `dir`, creating
-/// the directory if needed, and returns the file written. For `parbench run --timeline DIR`.
-pub fn write_result_timeline(dir: &Path, result: &RunResult) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// One sweep configuration's timeline (its median repetition): the file it goes to in
+/// `dir` and the picture's SVG text.
+pub fn result_timeline(dir: &Path, result: &RunResult) -> (PathBuf, String) {
     let path = dir.join(timeline_file_name(result, "svg"));
     let panel = Panel::from_result(result);
     let title = format!(
@@ -499,8 +557,29 @@ pub fn write_result_timeline(dir: &Path, result: &RunResult) -> Result<PathBuf> 
         ms(result.wall_s.median),
         result.tasks
     );
-    write_timeline(&path, &title, &[panel])?;
+    (path, timeline_svg(&title, &[panel]))
+}
+
+/// Writes one sweep configuration's timeline into `dir` atomically, creating the directory
+/// if needed, and returns the file written.
+pub fn write_result_timeline(dir: &Path, result: &RunResult) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let (path, svg) = result_timeline(dir, result);
+    crate::output::write_atomic(&path, svg.as_bytes()).map_err(|e| Error::io(&path, e))?;
     Ok(path)
+}
+
+/// Writes every result's timeline into `dir` for option `flag` through `out`, which keeps
+/// going past a failed file and reports it with the command's other outputs. For
+/// `parbench run --timeline DIR` and `parbench chart --timeline DIR`.
+pub fn write_timelines(out: &mut Writer, flag: &str, dir: &Path, results: &[RunResult]) {
+    if !out.dir(flag, dir) {
+        return;
+    }
+    for result in results {
+        let (path, svg) = result_timeline(dir, result);
+        out.file(flag, &path, svg);
+    }
 }
 
 #[cfg(test)]
@@ -529,6 +608,25 @@ mod tests {
         assert_eq!(p.lanes(), 4);
         p.records.push(rec(1, 5, 0.0, 1.0));
         assert_eq!(p.lanes(), 6);
+    }
+
+    #[test]
+    fn absurd_worker_numbers_cost_one_lane_each_not_one_per_number() {
+        let p = Panel {
+            executor: "threads".into(),
+            workers: 1_000_000,
+            wall_s: 1.0,
+            records: vec![
+                rec(0, usize::MAX, 0.0, 1.0),
+                rec(1, 1_000_000_000, 0.0, 1.0),
+                rec(2, 1_000_000_000, 0.0, 1.0),
+                rec(3, 2, 0.0, 1.0),
+            ],
+        };
+        assert_eq!(p.lanes(), MAX_WORKERS + 2);
+        let svg = timeline_svg("absurd", &[p]);
+        assert!(svg.len() < 1 << 20, "{} bytes", svg.len());
+        assert!(svg.contains(r#"data-worker="1000000000""#));
     }
 
     #[test]

@@ -375,7 +375,7 @@ pub fn command(args: ReportArgs) -> anyhow::Result<i32> {
     let (page, format) = match &args.output {
         Some(path) => {
             let format = PageFormat::for_output(path)?;
-            crate::paths::check_output_path("-o", path)?;
+            crate::output::check_file("-o", path)?;
             (path.clone(), format)
         }
         None => (default_page(&root), PageFormat::Html),

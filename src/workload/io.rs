@@ -71,10 +71,15 @@ fn open(mut params: Params) -> Result<Arc<dyn Workload>> {
         ));
     }
     params.endpoint = Some(dir.display().to_string());
+    // Removed by the stop watcher if a signal cannot end the run normally in time.
+    let registered = owned
+        .as_ref()
+        .map(|t| crate::interrupt::register_temp(t.path()));
     Ok(Arc::new(Io {
         params,
         dir,
         _owned: owned,
+        _registered: registered,
     }))
 }
 
@@ -84,6 +89,8 @@ pub struct Io {
     params: Params,
     dir: PathBuf,
     _owned: Option<tempfile::TempDir>,
+    // Dropped after `_owned` has removed the directory.
+    _registered: Option<crate::interrupt::TempGuard>,
 }
 
 impl Io {

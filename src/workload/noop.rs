@@ -25,7 +25,26 @@ fn defaults() -> Params {
     }
 }
 
+/// Largest input per task: the inputs are allocated in full before the batch.
+pub const MAX_SIZE: u64 = 1 << 30;
+/// Largest total input of a batch, all tasks together.
+pub const MAX_TOTAL: u64 = 8 << 30;
+
 fn open(params: Params) -> Result<Arc<dyn Workload>> {
+    if params.size > MAX_SIZE {
+        return Err(crate::error::UsageError::new(format!(
+            "noop size {} must be 0..={MAX_SIZE} bytes per task",
+            params.size
+        ))
+        .into());
+    }
+    if params.size.saturating_mul(params.tasks as u64) > MAX_TOTAL {
+        return Err(crate::error::UsageError::new(format!(
+            "noop inputs of {} x {} bytes exceed {MAX_TOTAL} bytes in memory",
+            params.tasks, params.size
+        ))
+        .into());
+    }
     Ok(Arc::new(Noop { params }))
 }
 

@@ -3,11 +3,10 @@
 //! variables and the gate's serve mode from its own defaults.
 
 use super::{find, Params, ServerKind};
-use crate::error::{Result, UsageError};
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
 
-/// Most tasks a batch may have.
-pub const MAX_TASKS: usize = 100_000;
+pub use crate::validate::MAX_TASKS;
 
 /// How much work each task does: the two sizes every workload defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
@@ -69,10 +68,7 @@ impl Overrides {
     /// Applies the overrides that are set to `p`; the others leave it as it is.
     pub fn apply(&self, p: &mut Params) -> Result<()> {
         if let Some(t) = self.tasks {
-            if !(1..=MAX_TASKS).contains(&t) {
-                return Err(UsageError::new(format!("tasks {t} must be 1..={MAX_TASKS}")).into());
-            }
-            p.tasks = t;
+            p.tasks = crate::validate::tasks(t)?;
         }
         set(&mut p.size, self.size);
         set(&mut p.latency_ms, self.latency_ms);

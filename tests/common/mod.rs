@@ -11,6 +11,108 @@ pub fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_parbench")
 }
 
+/// The TMPDIR every parbench the suite starts gets: a directory of this build's own, so the
+/// final leak check (`tests/zz_leftovers.rs`) looks only at what this suite made, never at
+/// the machine's /tmp, where other people's runs come and go.
+pub fn suite_tmpdir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("suite-tmp");
+    std::fs::create_dir_all(&dir).expect("suite temp dir");
+    dir
+}
+
+/// `parbench ARGS` with TMPDIR set to [`suite_tmpdir`] and stdin closed.
+pub fn parbench_cmd(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(exe());
+    cmd.args(args)
+        .env("TMPDIR", suite_tmpdir())
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Waits for a child with a deadline: a hang fails the test (after killing the child)
+/// instead of stalling the suite. The deadline is a safety net, never a timing assertion.
+pub fn wait_with_deadline(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("parbench did not exit within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Runs a command to completion with a deadline, collecting stdout and stderr.
+pub fn output_with_deadline(
+    mut cmd: std::process::Command,
+    limit: std::time::Duration,
+) -> std::process::Output {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn parbench");
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let status = wait_with_deadline(&mut child, limit);
+    std::process::Output {
+        status,
+        stdout: out_thread.join().unwrap_or_default(),
+        stderr: err_thread.join().unwrap_or_default(),
+    }
+}
+
+/// Child processes of `pid`, from every thread's `children` list (the process pool spawns
+/// its workers from a thread of its own).
+pub fn children_of(pid: u32) -> BTreeSet<u32> {
+    let mut found = BTreeSet::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return found;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            found.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    found
+}
+
+/// True while `pid` is a live (not zombie) process running this build's binary.
+pub fn is_live_parbench(pid: u32) -> bool {
+    let exe = std::fs::canonicalize(exe()).unwrap_or_else(|_| PathBuf::from(exe()));
+    let same = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe);
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true);
+    same && !zombie
+}
+
 /// Pids of live (not zombie) processes running this build's `parbench worker`.
 pub fn worker_pids() -> BTreeSet<u32> {
     let exe = std::fs::canonicalize(exe()).unwrap_or_else(|_| PathBuf::from(exe()));
@@ -105,8 +207,8 @@ impl LeakCheck {
             workers: worker_pids(),
             sockets: own_listening_sockets(),
             tmp: tempfile::Builder::new()
-                .prefix("parbench-leakcheck-")
-                .tempdir()
+                .prefix("leakcheck-")
+                .tempdir_in(suite_tmpdir())
                 .expect("tempdir"),
         }
     }

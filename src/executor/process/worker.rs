@@ -14,8 +14,10 @@ use std::sync::Arc;
 pub const PARENT_ENV: &str = "PARBENCH_WORKER_PARENT";
 
 /// Test-only misbehaviour, for the fault tests: `garbage-hello` (garbage instead of the
-/// hello frame), `silent-hello` (never says hello; waits for stdin to close), `garbage:N` (garbage instead of task N's reply), `close:N` (exit without
-/// replying when task N arrives). Never set it outside tests.
+/// hello frame), `silent-hello` (never says hello; waits for stdin to close), `garbage:N`
+/// (garbage instead of task N's reply), `close:N` (exit without replying when task N
+/// arrives), `stop:N` (stop itself with SIGSTOP when task N arrives: a stalled worker).
+/// Never set it outside tests.
 pub const FAULT_ENV: &str = "PARBENCH_WORKER_FAULT";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,7 @@ enum Misbehave {
     SilentHello,
     Garbage(usize),
     Close(usize),
+    Stop(usize),
 }
 
 fn misbehaviour() -> Result<Option<Misbehave>, String> {
@@ -31,7 +34,10 @@ fn misbehaviour() -> Result<Option<Misbehave>, String> {
         return Ok(None);
     };
     let bad = || {
-        format!("{FAULT_ENV}={spec}: expected garbage-hello, silent-hello, garbage:N or close:N")
+        format!(
+            "{FAULT_ENV}={spec}: expected garbage-hello, silent-hello, garbage:N, close:N \
+             or stop:N"
+        )
     };
     match spec.as_str() {
         "garbage-hello" => return Ok(Some(Misbehave::GarbageHello)),
@@ -43,6 +49,7 @@ fn misbehaviour() -> Result<Option<Misbehave>, String> {
     match what {
         "garbage" => Ok(Some(Misbehave::Garbage(task))),
         "close" => Ok(Some(Misbehave::Close(task))),
+        "stop" => Ok(Some(Misbehave::Stop(task))),
         _ => Err(bad()),
     }
 }
@@ -211,6 +218,10 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
                         continue;
                     }
                     Some(Misbehave::Close(t)) if t == index => return Ok(()),
+                    Some(Misbehave::Stop(t)) if t == index => {
+                        // SAFETY: raise only signals this process.
+                        unsafe { libc::raise(libc::SIGSTOP) };
+                    }
                     _ => {}
                 }
                 let task = TaskInput {

@@ -54,10 +54,16 @@ impl KeepaliveServer {
     /// Binds 127.0.0.1 on a free port and starts serving `body` for the task paths of `params`.
     pub fn start(params: &Params, body: Arc<[u8]>) -> Result<Self> {
         let fail = |what: &str, e: std::io::Error| {
-            Error::workload(INFO.name, format!("keep-alive server: {what}: {e}"))
+            Error::workload(
+                INFO.name,
+                format!(
+                    "keep-alive server: {what}: {}",
+                    crate::output::os_error_text(&e)
+                ),
+            )
         };
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(|e| fail("cannot bind 127.0.0.1", e))?;
+            .map_err(|e| super::port_error(&e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| fail("local address", e))?;

@@ -28,18 +28,40 @@ pub struct MockServer {
 impl MockServer {
     /// Takes a server from the pool and installs the mocks for `params`.
     pub fn start(params: &Params, body: Arc<[u8]>) -> Result<Self> {
+        // mockito panics when it cannot bind, and the panic says only "receiving on a closed
+        // channel": bind a port ourselves first, so the real OS error is the message.
+        super::probe_local_port()?;
         // mockito's constructor runs its own runtime with `block_on`, which panics inside an
         // async context; a short-lived plain thread makes opening safe from anywhere.
-        let mut server =
-            std::thread::scope(|s| s.spawn(mockito::Server::new).join()).map_err(|panic| {
-                Error::workload(
+        let started = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("parbench-mockito-start".into())
+                .spawn_scoped(s, mockito::Server::new)
+                .map(|handle| handle.join())
+        });
+        let mut server = match started {
+            Ok(Ok(server)) => server,
+            Ok(Err(panic)) => {
+                // Never the panic text: it is mockito's internals, not a cause.
+                let detail = TaskError::from_panic(panic.as_ref()).message;
+                return Err(Error::workload(
                     INFO.name,
                     format!(
                         "cannot start the mockito server: {}",
-                        TaskError::from_panic(panic.as_ref())
+                        mockito_cause(&detail)
                     ),
-                )
-            })?;
+                ));
+            }
+            Err(e) => {
+                return Err(Error::workload(
+                    INFO.name,
+                    format!(
+                        "cannot start the mockito server: no thread: {}",
+                        crate::output::os_error_text(&e)
+                    ),
+                ))
+            }
+        };
         let latency = Duration::from_millis(params.latency_ms);
         // mockito answers with the first matching mock still short of its expected hits, else
         // the last one created. `expect_at_least(0)` means the catch-all is never "short", so
@@ -100,5 +122,38 @@ impl MockServer {
 fn pause(latency: Duration) {
     if !latency.is_zero() {
         std::thread::sleep(latency);
+    }
+}
+
+/// A readable cause from the text of a panic inside mockito's constructor: the OS error when
+/// it carries one (`message: "Too many open files"`), else a plain sentence.
+fn mockito_cause(panic: &str) -> String {
+    if let Some(at) = panic.find("message: \"") {
+        let rest = &panic[at + 10..];
+        if let Some(end) = rest.find('"') {
+            return rest[..end].to_string();
+        }
+    }
+    if panic.contains("runtime") {
+        "it could not build its runtime (out of threads or file descriptors?)".into()
+    } else {
+        "it could not bind a local port".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mockito_cause;
+
+    #[test]
+    fn panics_become_causes_without_panic_text() {
+        let os = r#"panicked: called `Result::unwrap()` on an `Err` value: Os { code: 24, kind: Uncategorized, message: "Too many open files" }"#;
+        assert_eq!(mockito_cause(os), "Too many open files");
+        let other = "panicked: called `Result::unwrap()` on an `Err` value: Error { kind: ServerFailure, context: Some(\"receiving on a closed channel\") }";
+        let cause = mockito_cause(other);
+        assert!(
+            !cause.contains("panicked") && !cause.contains("unwrap"),
+            "{cause}"
+        );
     }
 }

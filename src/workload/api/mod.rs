@@ -43,6 +43,9 @@ pub const MAX_BODY_BYTES: u64 = 64 << 20;
 /// Largest latency accepted, in milliseconds: above this a batch is a wait, not a benchmark.
 pub const MAX_LATENCY_MS: u64 = 60_000;
 
+/// Longest client timeout (`--timeout-ms`): one hour.
+pub const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
 fn defaults() -> Params {
     Params {
         tasks: 16,
@@ -102,6 +105,26 @@ impl Reply {
 /// The text body of an injected 500.
 pub const STATUS_500_BODY: &[u8] = b"injected fault: status 500";
 
+/// The error for a local port that cannot be had: "no free local port" when the port range
+/// is exhausted, else the OS error itself (out of file descriptors, no loopback).
+pub fn port_error(e: &std::io::Error) -> Error {
+    use std::io::ErrorKind;
+    let text = crate::output::os_error_text(e);
+    let message = match e.kind() {
+        ErrorKind::AddrInUse | ErrorKind::AddrNotAvailable => format!("no free local port: {text}"),
+        _ => format!("cannot open a local port on 127.0.0.1: {text}"),
+    };
+    Error::workload(INFO.name, message)
+}
+
+/// Binds and closes a port on 127.0.0.1, for servers that cannot report a failed bind
+/// themselves (mockito panics instead).
+pub fn probe_local_port() -> Result<()> {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .map(drop)
+        .map_err(|e| port_error(&e))
+}
+
 /// Checks the parameters that would otherwise exhaust memory, wait for minutes or time out
 /// every request at once.
 fn check(params: &Params) -> Result<(), UsageError> {
@@ -117,10 +140,11 @@ fn check(params: &Params) -> Result<(), UsageError> {
             params.latency_ms
         )));
     }
-    if params.timeout_ms == 0 {
-        return Err(UsageError::new(
-            "api: the client timeout must be at least 1 ms",
-        ));
+    if !(1..=MAX_TIMEOUT_MS).contains(&params.timeout_ms) {
+        return Err(UsageError::new(format!(
+            "api: the client timeout {} ms must be 1..={MAX_TIMEOUT_MS} ms",
+            params.timeout_ms
+        )));
     }
     Ok(())
 }

@@ -1,0 +1,88 @@
+//! The parent's side of the pipe plumbing: queued bytes for a worker's stdin (written with
+//! `vmsplice` when large), pipe sizes, and the `poll(2)`/non-blocking helpers.
+
+use super::protocol;
+use super::spawn::Worker;
+use crate::measure::TaskInput;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::Arc;
+
+/// Pipe buffer size asked for with `F_SETPIPE_SZ` (the unprivileged maximum by default).
+pub const PIPE_BYTES: usize = 1 << 20;
+
+/// Beyond this many workers the pipes keep their default size: 2 MiB of pipe per worker
+/// would exhaust the per-user pipe budget (`pipe-user-pages-soft`, 64 MiB by default), and
+/// the kernel would then shrink new pipes to one page.
+pub(super) const GROW_PIPES_UP_TO: usize = 16;
+
+/// Bytes queued for a worker's stdin: frame heads, then a task's input, shared with the job.
+/// With `vmsplice` the pipe refers to the input's pages; that is sound because the caller's
+/// `Job` keeps the inputs alive and unchanged until `run` returns, by which time every
+/// worker has read its input whole (it replied) or is dead with its pipe closed.
+#[derive(Default)]
+pub(super) struct Outgoing {
+    pub(super) head: Vec<u8>,
+    pub(super) head_at: usize,
+    pub(super) data: Option<(Arc<Vec<TaskInput>>, usize)>,
+    pub(super) data_at: usize,
+}
+
+impl Outgoing {
+    pub(super) fn data(&self) -> &[u8] {
+        self.data
+            .as_ref()
+            .map(|(inputs, i)| inputs[*i].data.as_slice())
+            .unwrap_or(&[])
+    }
+
+    pub(super) fn pending(&self) -> bool {
+        self.head_at < self.head.len() || self.data_at < self.data().len()
+    }
+}
+
+impl Worker {
+    /// Writes as much of the queued bytes as the pipe takes now; returns the bytes written.
+    pub(super) fn flush(&mut self) -> std::io::Result<u64> {
+        let Some(stdin) = self.stdin.as_ref() else {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        };
+        let mut written = 0u64;
+        while self.out.pending() {
+            let head = &self.out.head[self.out.head_at..];
+            let data = &self.out.data()[self.out.data_at..];
+            match protocol::write_some(stdin.as_fd(), head, data, &mut self.zero_copy, true) {
+                Ok(n) => {
+                    let from_head = n.min(head.len());
+                    self.out.head_at += from_head;
+                    self.out.data_at += n - from_head;
+                    written += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if !self.out.pending() {
+            self.out = Outgoing::default();
+        }
+        Ok(written)
+    }
+}
+
+pub(super) fn pollfd(fd: BorrowedFd<'_>, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    }
+}
+
+pub(super) fn set_nonblocking(fd: BorrowedFd<'_>) -> std::io::Result<()> {
+    // SAFETY: fcntl flag get/set on a descriptor we borrow.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,500 @@
+//! The poll loop: one parent thread feeds every worker its next task the moment its reply
+//! arrives (dynamic dispatch), reads replies, and replaces a worker that dies or misbehaves.
+
+use super::pipes::{pollfd, Outgoing};
+use super::protocol::{self, Frame, Kind};
+use super::{ProcessPool, INFO};
+use crate::error::{Error, Result, TaskError};
+use crate::executor::Job;
+use crate::measure::{monotonic_ns, Batch, BatchBuilder, Counters, Origin, TaskOutput, TaskRecord};
+use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where a worker is in its conversation with the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    /// Spawned, hello not yet received.
+    Starting,
+    /// Waiting for a task.
+    Idle,
+    /// Running `task`, sent at `sent_ns`.
+    Busy { task: usize, sent_ns: u64 },
+}
+
+/// Why a worker was lost.
+pub(super) enum Loss {
+    /// Its stdout closed or a write to its stdin failed.
+    Pipe(String),
+    /// It broke the protocol.
+    Protocol(String),
+    /// It never said hello.
+    Timeout(Duration),
+    /// Its task did not answer within the task timeout: it is killed, not waited for.
+    TaskTimeout(Duration),
+}
+
+/// "2 s", "1.5 s", "0.001 s": a timeout as the user typed it.
+fn seconds(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        let text = format!("{:.3}", d.as_secs_f64());
+        format!("{} s", text.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+/// Milliseconds for `poll(2)` until `d`, rounded up so a deadline is never polled early in a
+/// busy loop of zero timeouts.
+fn poll_ms(d: Duration) -> i32 {
+    d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
+}
+
+/// The state of one batch (or of the start-up handshake, with no job).
+pub(super) struct Session<'j> {
+    pub(super) job: Option<&'j Job>,
+    pub(super) batch: Option<BatchBuilder>,
+    pub(super) next: usize,
+    pub(super) remaining: usize,
+    pub(super) sent: u64,
+    pub(super) received: u64,
+    pub(super) cpu_us: u64,
+    pub(super) respawns_left: usize,
+    /// Descriptions of every worker lost, in order.
+    pub(super) losses: Vec<String>,
+    /// The stop signal that ended the batch: this process got SIGINT, SIGTERM or SIGHUP
+    /// ([`crate::interrupt`]), or a worker died of one (a terminal's Ctrl-C or hang-up
+    /// signals the whole process group). The batch then stops instead of replacing workers.
+    pub(super) interrupted: Option<i32>,
+}
+
+impl<'j> Session<'j> {
+    pub(super) fn new(job: Option<&'j Job>, workers: usize) -> Self {
+        let tasks = job.map_or(0, Job::len);
+        Session {
+            job,
+            batch: job.map(|j| BatchBuilder::new(j.len(), Origin::now())),
+            next: 0,
+            remaining: tasks,
+            sent: 0,
+            received: 0,
+            cpu_us: 0,
+            respawns_left: tasks + workers,
+            losses: Vec::new(),
+            interrupted: None,
+        }
+    }
+
+    fn set(&mut self, result: Result<TaskOutput, TaskError>, record: TaskRecord) {
+        if let Some(batch) = self.batch.as_mut() {
+            batch.set(result, record);
+            self.remaining -= 1;
+        }
+    }
+
+    fn origin(&self) -> Origin {
+        self.batch
+            .as_ref()
+            .map_or(Origin(monotonic_ns()), BatchBuilder::origin)
+    }
+}
+
+impl ProcessPool {
+    /// Gives an idle worker the next task, if any is left.
+    fn feed(&mut self, lane: usize, s: &mut Session) {
+        let Some(job) = s.job else { return };
+        let Some(w) = self.lanes[lane].as_mut() else {
+            return;
+        };
+        if w.state != State::Idle || s.next >= job.len() {
+            return;
+        }
+        let task = s.next;
+        s.next += 1;
+        let params = job.workload.params();
+        let name = job.workload.name();
+        let mut head = Vec::new();
+        if w.opened.as_ref() != Some(&(name, params.clone())) {
+            match serde_json::to_vec(&(name, params)) {
+                Ok(json) => {
+                    head.extend(protocol::head(Kind::Open, &[], json.len()));
+                    head.extend(json);
+                    w.opened = Some((name, params.clone()));
+                }
+                Err(e) => {
+                    let now = s.origin().elapsed_s();
+                    let record = TaskRecord {
+                        task,
+                        worker: lane,
+                        pid: w.pid,
+                        start_s: now,
+                        stop_s: now,
+                        ok: false,
+                    };
+                    s.set(
+                        Err(TaskError::new(format!("cannot encode the parameters: {e}"))),
+                        record,
+                    );
+                    return self.feed(lane, s);
+                }
+            }
+        }
+        let data_len = job.inputs[task].data.len();
+        head.extend(protocol::head(
+            Kind::Task,
+            &[task as u64, lane as u64],
+            data_len,
+        ));
+        w.out = Outgoing {
+            head,
+            head_at: 0,
+            data: Some((Arc::clone(&job.inputs), task)),
+            data_at: 0,
+        };
+        w.state = State::Busy {
+            task,
+            sent_ns: monotonic_ns(),
+        };
+        // Write now rather than after the next poll: one fewer system call per round trip.
+        match w.flush() {
+            Ok(n) => s.sent += n,
+            Err(e) => self.lose(lane, Loss::Pipe(format!("stdin write failed: {e}")), s),
+        }
+    }
+
+    /// Handles one frame from a worker.
+    fn on_frame(&mut self, lane: usize, frame: Frame, s: &mut Session) {
+        let Some(w) = self.lanes[lane].as_mut() else {
+            return;
+        };
+        let in_batch = s.job.is_some();
+        match (frame.kind, w.state) {
+            (Kind::Hello, State::Starting) => {
+                if frame.words[0] != protocol::VERSION {
+                    let msg = format!(
+                        "speaks protocol version {}, this parent {} (a stale binary?)",
+                        frame.words[0],
+                        protocol::VERSION
+                    );
+                    return self.lose(lane, Loss::Protocol(msg), s);
+                }
+                w.cpu_us = frame.words[2];
+                if in_batch {
+                    // A replacement started during the batch: its start-up CPU counts.
+                    s.cpu_us += w.cpu_us;
+                }
+                w.state = State::Idle;
+                self.feed(lane, s);
+            }
+            (Kind::Done | Kind::Failed, State::Busy { task, .. })
+                if frame.words[0] == task as u64 && !w.out.pending() =>
+            {
+                let cpu = frame.words[3];
+                s.cpu_us += cpu.saturating_sub(w.cpu_us);
+                w.cpu_us = cpu;
+                let origin = s.origin();
+                let result = if frame.kind == Kind::Done {
+                    Ok(TaskOutput {
+                        checksum: frame.words[4],
+                        units: frame.words[5],
+                        payload: frame.tail,
+                    })
+                } else {
+                    Err(TaskError::new(String::from_utf8_lossy(&frame.tail)))
+                };
+                let record = TaskRecord {
+                    task,
+                    worker: lane,
+                    pid: w.pid,
+                    start_s: origin.secs_to(frame.words[1]),
+                    stop_s: origin.secs_to(frame.words[2]),
+                    ok: result.is_ok(),
+                };
+                w.state = State::Idle;
+                s.set(result, record);
+                self.feed(lane, s);
+            }
+            (kind, state) => {
+                let msg = format!("sent an unexpected {kind:?} frame while {state:?}");
+                self.lose(lane, Loss::Protocol(msg), s);
+            }
+        }
+    }
+
+    /// Drops a worker that died or misbehaved: fails its task with an error naming the task
+    /// and the worker, reaps the process, and starts a replacement.
+    fn lose(&mut self, lane: usize, loss: Loss, s: &mut Session) {
+        let Some(mut w) = self.lanes[lane].take() else {
+            return;
+        };
+        // A worker that closed its pipe gets a moment to exit, so its status says why; a
+        // stalled one is killed at once.
+        let patient = matches!(loss, Loss::Pipe(_));
+        if let Some(cpu) = w.proc_cpu_us() {
+            if s.job.is_some() {
+                s.cpu_us += cpu.saturating_sub(w.cpu_us);
+            }
+        }
+        let status = w.reap(patient);
+        let signal = status.and_then(|st| st.signal());
+        let name = w.name();
+        let pid = w.pid;
+        let timed_out = matches!(loss, Loss::TaskTimeout(_));
+        let what = match (&loss, signal) {
+            (Loss::TaskTimeout(t), _) => match w.state {
+                State::Busy { task, .. } => format!(
+                    "task {task} timed out after {} in worker pid {pid} (killed)",
+                    seconds(*t)
+                ),
+                _ => format!("worker {name} timed out after {} (killed)", seconds(*t)),
+            },
+            (_, Some(sig)) => format!("worker {name} was killed by signal {sig}"),
+            (Loss::Pipe(m) | Loss::Protocol(m), None) => {
+                let exit = status
+                    .and_then(|st| st.code())
+                    .map(|c| format!(" (exit code {c})"))
+                    .unwrap_or_default();
+                Error::Protocol {
+                    worker: name.clone(),
+                    message: format!("{m}{exit}"),
+                }
+                .to_string()
+            }
+            (Loss::Timeout(t), None) => Error::Protocol {
+                worker: name.clone(),
+                message: format!("no hello within {t:?}"),
+            }
+            .to_string(),
+        };
+        let was = w.state;
+        drop(w);
+        match was {
+            State::Busy { task, sent_ns } => {
+                let origin = s.origin();
+                let record = TaskRecord {
+                    task,
+                    worker: lane,
+                    pid,
+                    start_s: origin.secs_to(sent_ns),
+                    stop_s: origin.elapsed_s(),
+                    ok: false,
+                };
+                let message = if timed_out {
+                    what.clone()
+                } else {
+                    format!("{what} while running task {task}")
+                };
+                s.set(Err(TaskError::new(message)), record);
+                s.losses.push(what);
+            }
+            _ => s.losses.push(what),
+        }
+        // A worker that could not even start is not replaced now (that could loop); the
+        // next batch tries again.
+        if let Some(sig) = signal.filter(|sig| crate::interrupt::STOP_SIGNALS.contains(sig)) {
+            s.interrupted = Some(sig);
+        } else if was != State::Starting && s.respawns_left > 0 {
+            s.respawns_left -= 1;
+            match self.spawn(lane) {
+                Ok(new) => self.lanes[lane] = Some(new),
+                Err(e) => s.losses.push(e.to_string()),
+            }
+        }
+    }
+
+    /// Waits for something to happen on any pipe and handles it.
+    pub(super) fn turn(&mut self, s: &mut Session) -> Result<()> {
+        let mut fds = Vec::with_capacity(2 * self.lanes.len() + 1);
+        let mut who = Vec::with_capacity(2 * self.lanes.len() + 1);
+        let mut deadline: Option<Instant> = None;
+        let (now, now_ns) = (Instant::now(), monotonic_ns());
+        let task_timeout_ns =
+            u64::try_from(self.config.task_timeout.as_nanos()).unwrap_or(u64::MAX);
+        for w in self.lanes.iter().flatten() {
+            fds.push(pollfd(w.stdout.as_fd(), libc::POLLIN));
+            who.push((w.lane, w.pid, false));
+            if w.out.pending() {
+                if let Some(stdin) = w.stdin.as_ref() {
+                    fds.push(pollfd(stdin.as_fd(), libc::POLLOUT));
+                    who.push((w.lane, w.pid, true));
+                }
+            }
+            let due = match w.state {
+                State::Starting => Some(w.spawned + self.config.start_timeout),
+                State::Busy { sent_ns, .. } => Some(
+                    now + Duration::from_nanos(
+                        sent_ns
+                            .saturating_add(task_timeout_ns)
+                            .saturating_sub(now_ns),
+                    ),
+                ),
+                State::Idle => None,
+            };
+            if let Some(d) = due {
+                deadline = Some(deadline.map_or(d, |x| x.min(d)));
+            }
+        }
+        if fds.is_empty() {
+            return Err(Error::executor(INFO.name, "no live workers"));
+        }
+        // A stop signal may be delivered to any thread; the self-pipe wakes this poll anyway.
+        let wake = crate::interrupt::wake_fd();
+        if let Some(fd) = wake {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            who.push((usize::MAX, 0, false));
+        }
+        let timeout_ms = deadline.map_or(-1, |d| poll_ms(d.saturating_duration_since(now)));
+        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::executor(INFO.name, format!("poll failed: {e}")));
+            }
+        }
+        // Stop at once: the caller retires the workers still busy (killed and reaped).
+        crate::interrupt::check()?;
+        if n < 0 {
+            return Ok(());
+        }
+        for (fd, &(lane, pid, is_stdin)) in fds.iter().zip(&who) {
+            if fd.revents == 0 || lane == usize::MAX {
+                continue;
+            }
+            // The lane may hold a replacement by now, which has nothing to say yet.
+            let Some(w) = self.lanes[lane].as_mut().filter(|w| w.pid == pid) else {
+                continue;
+            };
+            if is_stdin {
+                match w.flush() {
+                    Ok(n) => s.sent += n,
+                    Err(e) => self.lose(lane, Loss::Pipe(format!("stdin write failed: {e}")), s),
+                }
+                continue;
+            }
+            // Read every whole frame that is there.
+            while let Some(w) = self.lanes[lane].as_mut().filter(|w| w.pid == pid) {
+                let before = w.reader.bytes;
+                let got = w.reader.poll(&mut w.stdout);
+                s.received += w.reader.bytes - before;
+                match got {
+                    Ok(Some(frame)) => self.on_frame(lane, frame, s),
+                    Ok(None) => break,
+                    Err(protocol::ReadError::Garbage(m)) => {
+                        self.lose(lane, Loss::Protocol(format!("sent garbage: {m}")), s);
+                        break;
+                    }
+                    Err(e) => {
+                        self.lose(lane, Loss::Pipe(e.to_string()), s);
+                        break;
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        let late: Vec<usize> = self
+            .lanes
+            .iter()
+            .flatten()
+            .filter(|w| w.state == State::Starting && now >= w.spawned + self.config.start_timeout)
+            .map(|w| w.lane)
+            .collect();
+        for lane in late {
+            self.lose(lane, Loss::Timeout(self.config.start_timeout), s);
+        }
+        let now_ns = monotonic_ns();
+        let stalled: Vec<usize> = self
+            .lanes
+            .iter()
+            .flatten()
+            .filter(|w| match w.state {
+                State::Busy { sent_ns, .. } => now_ns >= sent_ns.saturating_add(task_timeout_ns),
+                _ => false,
+            })
+            .map(|w| w.lane)
+            .collect();
+        for lane in stalled {
+            self.lose(lane, Loss::TaskTimeout(self.config.task_timeout), s);
+        }
+        Ok(())
+    }
+
+    /// [`Executor::run`] without the clean-up after an error.
+    pub(super) fn run_batch(&mut self, job: &Job) -> Result<Batch> {
+        // Replace workers lost since the last batch (outside the timed region).
+        let mut revive = Session::new(None, self.lanes.len());
+        for lane in 0..self.lanes.len() {
+            let dead = match self.lanes[lane].as_mut() {
+                None => true,
+                Some(w) => !matches!(w.child.try_wait(), Ok(None)),
+            };
+            if dead {
+                self.lanes[lane] = None;
+                self.lanes[lane] = Some(self.spawn(lane)?);
+            }
+        }
+        while self
+            .lanes
+            .iter()
+            .flatten()
+            .any(|w| w.state == State::Starting)
+        {
+            self.turn(&mut revive)?;
+            if let Some(sig) = revive.interrupted {
+                return Err(Error::Interrupted(sig));
+            }
+            if let Some(loss) = revive.losses.first() {
+                return Err(Error::executor(
+                    INFO.name,
+                    format!("cannot replace a lost worker: {loss}"),
+                ));
+            }
+        }
+
+        let mut s = Session::new(Some(job), self.lanes.len());
+        for lane in 0..self.lanes.len() {
+            self.feed(lane, &mut s);
+        }
+        while s.remaining > 0 {
+            if let Some(sig) = s.interrupted {
+                return Err(Error::Interrupted(sig));
+            }
+            if self.lanes.iter().all(Option::is_none) {
+                // Every worker is gone and none could be replaced: the rest cannot run.
+                let why = s.losses.last().cloned().unwrap_or_default();
+                let origin = s.origin();
+                while s.next < job.len() {
+                    let now = origin.elapsed_s();
+                    let task = s.next;
+                    s.next += 1;
+                    let record = TaskRecord {
+                        task,
+                        worker: 0,
+                        pid: 0,
+                        start_s: now,
+                        stop_s: now,
+                        ok: false,
+                    };
+                    s.set(
+                        Err(TaskError::new(format!("no worker left to run it: {why}"))),
+                        record,
+                    );
+                }
+                break;
+            }
+            self.turn(&mut s)?;
+        }
+        let counters = Counters {
+            bytes_sent: Some(s.sent),
+            bytes_received: Some(s.received),
+            child_cpu_s: Some(s.cpu_us as f64 / 1e6),
+            ..Counters::default()
+        };
+        Ok(s.batch.take().expect("a batch session").finish(counters))
+    }
+}

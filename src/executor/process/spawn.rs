@@ -1,0 +1,196 @@
+//! Starting, naming and ending worker processes: `parbench worker` children spawned from one
+//! long-lived thread, their pipes made non-blocking, and reaping.
+
+use super::pipes::{self, Outgoing, GROW_PIPES_UP_TO};
+use super::pool::State;
+use super::protocol::{self, FrameReader};
+use super::{ProcessPool, INFO, PARENT_ENV};
+use crate::error::{Error, Result};
+use crate::workload::Params;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The running `parbench` binary, for the CLI. Refuses any other binary (a test harness or a
+/// bench): started as `<it> worker`, it would run its own tests instead of serving tasks.
+pub fn default_worker_exe() -> Result<PathBuf> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::executor(INFO.name, format!("cannot find this binary: {e}")))?;
+    if exe.file_stem().and_then(|s| s.to_str()) != Some("parbench") {
+        return Err(Error::executor(
+            INFO.name,
+            format!(
+                "{} is not the parbench binary; set ExecOptions::worker_exe \
+                 (env!(\"CARGO_BIN_EXE_parbench\") in tests and benches)",
+                exe.display()
+            ),
+        ));
+    }
+    Ok(exe)
+}
+
+/// One worker process and the parent's side of its pipes.
+pub(super) struct Worker {
+    pub(super) lane: usize,
+    pub(super) pid: u32,
+    pub(super) child: Child,
+    pub(super) stdin: Option<ChildStdin>,
+    pub(super) stdout: ChildStdout,
+    pub(super) reader: FrameReader,
+    pub(super) out: Outgoing,
+    pub(super) state: State,
+    /// The workload the worker has open: an `Open` frame is sent only when it changes.
+    pub(super) opened: Option<(&'static str, Params)>,
+    /// The worker's own CPU time, as last reported.
+    pub(super) cpu_us: u64,
+    pub(super) zero_copy: bool,
+    pub(super) spawned: Instant,
+}
+
+impl Worker {
+    pub(super) fn name(&self) -> String {
+        format!("{} (pid {})", self.lane, self.pid)
+    }
+
+    /// CPU time of the (possibly dead, not yet reaped) process from `/proc`, in us.
+    pub(super) fn proc_cpu_us(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        // Fields after the command name, which is in parentheses and may contain spaces.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf only reads a constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        (hz > 0).then(|| ticks * 1_000_000 / hz as u64)
+    }
+
+    /// Ends the process and reaps it. When `patient`, first gives it a moment to finish
+    /// exiting on its own (its pipe closed), so the status tells why it went.
+    pub(super) fn reap(&mut self, patient: bool) -> Option<ExitStatus> {
+        self.stdin = None;
+        if patient {
+            let until = Instant::now() + Duration::from_millis(200);
+            while Instant::now() < until {
+                match self.child.try_wait() {
+                    Ok(Some(status)) => return Some(status),
+                    Ok(None) => std::thread::sleep(Duration::from_micros(500)),
+                    Err(_) => break,
+                }
+            }
+        } else if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Idempotent: a reaped child is not killed again.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ProcessPool {
+    pub(super) fn spawn(&self, lane: usize) -> Result<Worker> {
+        let mut cmd = Command::new(&self.config.exe);
+        cmd.arg("worker")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .env(PARENT_ENV, std::process::id().to_string())
+            .envs(self.config.env.iter().map(|(k, v)| (k, v)));
+        let mut child = spawner::spawn(cmd).map_err(|e| {
+            Error::executor(
+                INFO.name,
+                format!(
+                    "cannot start worker {} worker: {e}",
+                    self.config.exe.display()
+                ),
+            )
+        })?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::executor(INFO.name, "worker pipes missing"));
+        };
+        if let Some(bytes) = self.config.pipe_bytes {
+            if self.config.workers <= GROW_PIPES_UP_TO {
+                protocol::grow_pipe(stdin.as_fd(), bytes);
+                protocol::grow_pipe(stdout.as_fd(), bytes);
+            }
+        }
+        let worker = Worker {
+            lane,
+            pid: child.id(),
+            child,
+            stdin: Some(stdin),
+            stdout,
+            reader: FrameReader::default(),
+            out: Outgoing::default(),
+            state: State::Starting,
+            opened: None,
+            cpu_us: 0,
+            zero_copy: self.config.zero_copy,
+            spawned: Instant::now(),
+        };
+        for fd in [
+            worker.stdin.as_ref().map(|s| s.as_fd()),
+            Some(worker.stdout.as_fd()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            pipes::set_nonblocking(fd).map_err(|e| {
+                Error::executor(INFO.name, format!("cannot make a pipe non-blocking: {e}"))
+            })?;
+        }
+        Ok(worker)
+    }
+}
+
+/// Starts every worker from one long-lived thread.
+///
+/// Workers ask for `PR_SET_PDEATHSIG`, and Linux delivers that signal when the *thread*
+/// that spawned them exits, not the process. Spawning from a thread that lives as long as
+/// the process means a pool may be created, used and dropped on any thread (a test, a
+/// scoped thread) without its workers being killed under it.
+mod spawner {
+    use std::process::{Child, Command};
+    use std::sync::mpsc::{channel, Sender};
+    use std::sync::Mutex;
+
+    type Request = (Command, Sender<std::io::Result<Child>>);
+
+    static SPAWNER: Mutex<Option<Sender<Request>>> = Mutex::new(None);
+
+    /// Spawns `cmd` from the spawner thread.
+    pub fn spawn(cmd: Command) -> std::io::Result<Child> {
+        let tx = {
+            let mut guard = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.is_none() {
+                let (tx, rx) = channel::<Request>();
+                std::thread::Builder::new()
+                    .name("parbench-spawner".into())
+                    .spawn(move || {
+                        for (mut cmd, reply) in rx {
+                            let _ = reply.send(cmd.spawn());
+                        }
+                    })?;
+                *guard = Some(tx);
+            }
+            guard.clone().expect("spawner started above")
+        };
+        let (reply, result) = channel();
+        tx.send((cmd, reply))
+            .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+        result
+            .recv()
+            .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+    }
+}
