@@ -113,7 +113,7 @@ fn the_default_page_is_html_under_the_criterion_dir_and_self_contained() {
     );
     assert!(page.contains("href=\"../cpu/rayon/2/report/index.html\""));
     assert!(!page.contains("href=\"../io/report/index.html\""));
-    assert!(page.contains("tie: rayon, pool"));
+    assert!(page.contains("tie:<br>rayon, pool"));
 }
 
 #[test]

@@ -22,6 +22,10 @@ pub const NO_GAIN: f64 = 1.10;
 /// Above this share of the ceiling the work is not bound by the cores (it waits).
 const ABOVE_CEILING: f64 = 1.15;
 
+/// At 1 worker every executor runs the tasks one after another, as serial does: a median
+/// speedup there further than this from 1.0 says the baseline caught another host phase.
+pub const BASELINE_DRIFT: f64 = 0.10;
+
 /// Who comes first at one worker count.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -122,6 +126,9 @@ pub struct WorkloadVerdict {
     pub sentence: String,
     /// Ids of results expected but absent, e.g. `cpu/serial/1`, `cpu/gil/8`.
     pub missing: Vec<String>,
+    /// Median speedup of the executors at 1 worker, when it is off 1.0 by more than
+    /// [`BASELINE_DRIFT`]: serial/1 then ran while the host was slower or faster.
+    pub baseline_drift: Option<f64>,
 }
 
 impl WorkloadVerdict {
@@ -187,6 +194,18 @@ impl Verdict {
                 "profiles not checked: no parbench/profile.json (results not written by parbench's cargo bench)"
                     .into(),
             );
+        }
+        for w in &self.workloads {
+            if let Some(d) = w.baseline_drift {
+                notes.push(format!(
+                    "{}: at 1 worker the executors' median speedup is {}, not about 1: {}/serial/1 likely ran while the host was {}, so every {} speedup is off by about as much",
+                    w.workload,
+                    times(d),
+                    w.workload,
+                    if d > 1.0 { "slower" } else { "faster" },
+                    w.workload
+                ));
+            }
         }
         let mut missing: Vec<String> = self
             .workloads
@@ -391,6 +410,14 @@ fn workload(
         })
         .collect();
     let headline = headline(&columns);
+    let at_one: Vec<f64> = cells
+        .iter()
+        .filter(|((_, w), _)| *w == 1)
+        .map(|(_, c)| c.speedup.median)
+        .collect();
+    let drift = crate::engine::stats::median(&at_one);
+    let baseline_drift =
+        (drift.is_finite() && (drift - 1.0).abs() > BASELINE_DRIFT).then_some(drift);
     let mut v = WorkloadVerdict {
         workload: name.to_string(),
         serial: serial.map(|s| (s.dir.clone(), s.median_ns)),
@@ -401,6 +428,7 @@ fn workload(
         headline,
         sentence: String::new(),
         missing,
+        baseline_drift,
     };
     v.sentence = sentence(&v, ceiling);
     v
@@ -479,8 +507,10 @@ fn sentence(v: &WorkloadVerdict, ceiling: &BTreeMap<usize, Estimate>) -> String 
         Some(c) if c.median.is_finite() && c.median > 0.0 => {
             let share = d.best.median / c.median;
             if share > ABOVE_CEILING {
+                // Waiting work passes it by design; computing work only when the host
+                // changed speed between the unpaired benchmarks.
                 format!(
-                    ", above the host's CPU ceiling of {}: the work waits rather than computes",
+                    ", above the measured ceiling of {}: the work waits, or the host changed speed between benchmarks",
                     times(c.median)
                 )
             } else {
@@ -702,6 +732,45 @@ mod tests {
         assert_eq!(headline(&cols), Some(2));
         let rising = vec![column(1, 0.9, 1.0, 1.1), column(8, 7.0, 7.5, 8.0)];
         assert_eq!(headline(&rising), Some(8));
+    }
+
+    fn measured(id: &str, ms: f64) -> Measured {
+        let parts: Vec<&str> = id.split('/').collect();
+        Measured {
+            id: id.into(),
+            group: parts[0].into(),
+            function: Some(parts[1].into()),
+            param: Some(parts[2].into()),
+            dir: id.into(),
+            times_ns: (0..10)
+                .map(|i| ms * 1e6 * (1.0 + i as f64 * 0.001))
+                .collect(),
+            median_ns: ms * 1e6,
+            modified_ns: 0,
+        }
+    }
+
+    #[test]
+    fn a_baseline_from_another_host_phase_is_noted() {
+        let results = Results {
+            root: PathBuf::from("x"),
+            benches: vec![
+                measured("cpu/serial/1", 100.0),
+                measured("cpu/rayon/1", 80.0),
+                measured("cpu/rayon/2", 40.0),
+            ],
+            marker: None,
+        };
+        let v = analyse(&results);
+        let cpu = &v.workloads[0];
+        assert_eq!(cpu.baseline_drift.map(|d| (d * 100.0).round()), Some(125.0));
+        assert!(v
+            .notes()
+            .iter()
+            .any(|n| n.contains("cpu/serial/1 likely ran while the host was slower")));
+        // 2.5x at 2 workers, with no ceiling measured: no share of it in the sentence.
+        assert_eq!(cpu.sentence, "cpu: rayon wins at 2 workers (2.50x).");
+        assert_eq!(cpu.pick(), Some(("rayon".to_string(), 2)));
     }
 
     #[test]

@@ -24,14 +24,15 @@ code { background: #f3f3f3; padding: 0 3px; border-radius: 2px; }
 .v-how { color: #444; font-size: 13px; }
 .v-sentence { font-size: 15px; margin: 4px 0 10px; }
 .v-row { display: flex; flex-wrap: wrap; gap: 22px; align-items: flex-start; }
-table.v-table { border-collapse: collapse; font-size: 13px; }
+table.v-table { border-collapse: collapse; font-size: 13px; max-width: 720px; }
 .v-table th, .v-table td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; }
 .v-table th { background: #f6f6f6; }
 .v-table td.v-name, .v-table th.v-name { text-align: left; }
 .v-table td.v-win { background: #d9f2d9; font-weight: bold; }
 .v-table td.v-tie { background: #ecf8ec; }
 .v-table tr.v-ceiling td { color: #555; background: #fafafa; }
-.v-table tr.v-decision td { font-weight: bold; text-align: center; }
+.v-table tr.v-decision td { font-weight: bold; text-align: center; font-size: 12px; }
+.v-table tr.v-decision td.v-name { font-size: 13px; }
 .v-table a { color: inherit; text-decoration: none; }
 .v-table a:hover { text-decoration: underline; }
 .v-ci { display: block; color: #666; font-size: 11px; font-weight: normal; }
@@ -270,7 +271,7 @@ fn table(out: &mut String, verdict: &Verdict, w: &WorkloadVerdict, prefix: &str)
     for c in &w.columns {
         let text = match c.decision.as_ref().map(|d| &d.outcome) {
             Some(Outcome::Winner(e)) => esc(e),
-            Some(Outcome::Tie(es)) => format!("tie: {}", esc(&es.join(", "))),
+            Some(Outcome::Tie(es)) => format!("tie:<br>{}", esc(&es.join(", "))),
             None => "&ndash;".into(),
         };
         let _ = write!(out, "<td>{text}</td>");
