@@ -828,7 +828,7 @@ fn missing_and_empty_arguments_are_named() {
             "-o",
             "x.svg",
         ],
-        "empty name in --executor list 'threads,,pool'",
+        "empty name in list 'threads,,pool'",
     );
     usage_error(
         &[

@@ -80,7 +80,7 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     let params = args.params.params_for(info.name)?;
     let options = args.exec.options()?;
 
-    let bench = Bench::open(info.name, params, options)?;
+    let bench = Bench::open_lenient(info.name, params, options)?;
     let mut progress = Progress::new(names.len(), args.quiet);
     let mut panels = Vec::with_capacity(names.len());
     let mut failures = Vec::new();
@@ -103,7 +103,12 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
             // Every executor must compute the same results, as in `parbench run`.
             bench.check(&batch, &label)?;
         }
-        failures.extend(failed.into_iter().map(|f| format!("{label}: {f}")));
+        let workers = panels_workers(name, args.workers);
+        failures.extend(
+            failed
+                .into_iter()
+                .map(|f| format!("{name} x{workers}: {f}")),
+        );
         panels.push(Panel::from_batch(
             name,
             panels_workers(name, args.workers),

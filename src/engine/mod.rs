@@ -38,8 +38,9 @@ pub struct Measured {
 pub struct Bench {
     /// The workload and its inputs.
     pub job: Job,
-    /// Combined checksum of the baseline batch: every batch must reproduce it.
-    pub reference: u64,
+    /// Combined checksum of the baseline batch: every batch must reproduce it. `None` only
+    /// for a bench opened with [`Bench::open_lenient`] whose baseline batch failed.
+    reference: Option<u64>,
     /// Wall time of the baseline's first (reference) batch, in seconds.
     pub reference_wall_s: f64,
     baseline: Prepared,
@@ -79,17 +80,41 @@ impl Bench {
         opened: Arc<dyn workload::Workload>,
         options: ExecOptions,
     ) -> Result<Bench> {
+        let (bench, first) = Bench::lenient(opened, options)?;
+        first
+            .batch
+            .checksum()
+            .map_err(|e| label_failures(e, &bench.baseline.label))?;
+        Ok(bench)
+    }
+
+    /// As [`Bench::open`], but a baseline batch with failed tasks is kept, not an error: for
+    /// pictures that draw failures. Batches are then checked for failures only, until a
+    /// reference exists.
+    pub fn open_lenient(workload: &str, params: Params, options: ExecOptions) -> Result<Bench> {
+        Ok(Bench::lenient(workload::open(workload, params)?, options)?.0)
+    }
+
+    fn lenient(
+        opened: Arc<dyn workload::Workload>,
+        options: ExecOptions,
+    ) -> Result<(Bench, Measured)> {
         let job = Job::new(opened)?;
         let mut baseline = start_pool(&job, executor::baseline(), 1, &options)?;
         let first = measure_batch(baseline.pool.as_mut(), &job, &baseline.label)?;
-        let reference = first.batch.checksum()?;
-        Ok(Bench {
-            job,
-            reference,
+        let bench = Bench {
+            reference: first.batch.checksum().ok(),
             reference_wall_s: first.batch.wall_s,
+            job,
             baseline,
             options,
-        })
+        };
+        Ok((bench, first))
+    }
+
+    /// The reference checksum (see [`Bench::open_lenient`] for when there is none).
+    pub fn reference(&self) -> Option<u64> {
+        self.reference
     }
 
     /// The workload's name.
@@ -144,14 +169,14 @@ impl Bench {
     /// `Ok` when every task succeeded and the combined checksum equals the reference.
     pub fn check(&self, batch: &Batch, label: &str) -> Result<()> {
         let got = batch.checksum().map_err(|e| label_failures(e, label))?;
-        if got != self.reference {
-            return Err(Error::ChecksumMismatch {
+        match self.reference {
+            Some(want) if got != want => Err(Error::ChecksumMismatch {
                 config: label.to_string(),
                 got,
-                want: self.reference,
-            });
+                want,
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

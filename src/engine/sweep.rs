@@ -269,7 +269,7 @@ fn row(
             .bytes_per_task()
             .map(|b| b as f64 * tasks as f64 / wall_s.median),
         pool_start_s: 0.0,
-        checksum: bench.reference,
+        checksum: bench.reference().unwrap_or_default(),
         counters: batch.counters,
         serial_fraction: None,
         records: batch.records,
