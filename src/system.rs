@@ -117,6 +117,56 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, UsageError> {
     Ok(cores)
 }
 
+/// A `cpu_set_t` holding `cpus` (those beyond the set's size are left out).
+pub fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
+        // SAFETY: cpu < CPU_SETSIZE, inside the set.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    set
+}
+
+/// The core the calling thread runs on now.
+pub fn current_cpu() -> Option<usize> {
+    // SAFETY: sched_getcpu has no arguments and no memory effects.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok()
+}
+
+/// Keeps the calling thread on some cores until dropped, then gives it back the cores it
+/// had. Threads and processes it starts meanwhile inherit the narrower set.
+pub struct ThreadPin {
+    previous: Vec<usize>,
+}
+
+impl ThreadPin {
+    /// Pins the calling thread to `cpus`.
+    pub fn to(cpus: &[usize]) -> std::io::Result<ThreadPin> {
+        let previous = allowed_cpus();
+        set_thread_cpus(cpus)?;
+        Ok(ThreadPin { previous })
+    }
+}
+
+impl Drop for ThreadPin {
+    fn drop(&mut self) {
+        let _ = set_thread_cpus(&self.previous);
+    }
+}
+
+fn set_thread_cpus(cpus: &[usize]) -> std::io::Result<()> {
+    let set = cpu_set(cpus);
+    // SAFETY: set is a valid cpu_set_t of the size we pass; 0 is the calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Pins the whole process, every thread that exists now and every thread and child process
 /// started later (they inherit the mask), to `cpus`, with `sched_setaffinity`. Call it before
 /// any pool starts. A core that does not exist, or that the process may not use (a cgroup

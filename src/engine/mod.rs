@@ -122,11 +122,6 @@ impl Bench {
         self.job.workload.name()
     }
 
-    /// Typical length of one task, from the reference batch: the probe's window.
-    pub fn task_s(&self) -> f64 {
-        self.reference_wall_s / self.job.len().max(1) as f64
-    }
-
     /// Starts a pool of `executor` with `workers` workers (one for executors that do not
     /// scale), timing the start. No batch runs yet.
     pub fn start(&self, executor: &str, workers: usize) -> Result<Prepared> {
@@ -233,7 +228,7 @@ fn label_failures(e: Error, label: &str) -> Error {
     }
 }
 
-/// Window of the ceiling probe for a bench: about one task, within the probe's bounds.
-pub fn probe_window(bench: &Bench) -> Duration {
-    Duration::from_secs_f64(bench.task_s().max(0.0)).clamp(probe::MIN_WINDOW, probe::MAX_WINDOW)
+/// Window of the ceiling probe for `seconds`, within the probe's bounds.
+pub fn probe_window(seconds: f64) -> Duration {
+    Duration::from_secs_f64(seconds.max(0.0)).clamp(probe::MIN_WINDOW, probe::MAX_WINDOW)
 }

@@ -1,7 +1,10 @@
 //! The host ceiling: how many cores the host really delivered in a round.
 //!
-//! c pre-started spinner threads (no shared data) count loop steps until a common deadline;
-//! their total is compared with one spinner's count over a window of the same length. The
+//! c spinners (no shared data) count loop steps until a common deadline; their total is
+//! compared with one spinner's count over a window of the same length. The first spinner is
+//! the calling thread itself, the one that runs the serial baseline: when the cores run at
+//! different speeds (they do here), "one core" means the baseline's core. The others are
+//! threads started once, parked between measurements. The
 //! ratio is the speedup a perfect executor could have reached on what the host gave in that
 //! round: 2.0 on two free cores, 1.5 when one vCPU ran at half speed, 1.0 when both vCPUs
 //! shared one core. Counting over a fixed window (not a fixed amount of work) credits an
@@ -13,10 +16,6 @@ use std::hint::black_box;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-/// Spinners wait this long past the command before counting, busy, so that waking a
-/// parked thread (tens of microseconds on a VM) is not counted against the host.
-const LEAD_NS: u64 = 400_000;
 
 /// Steps between two clock reads: a few microseconds of work.
 const STEPS_PER_CHECK: u64 = 2048;
@@ -40,7 +39,8 @@ struct Spinner {
     handle: Option<JoinHandle<()>>,
 }
 
-/// A set of c spinner threads, started once and reused by every round.
+/// A probe of c spinners: the calling thread and c - 1 threads started once and reused by
+/// every round.
 pub struct CeilingProbe {
     spinners: Vec<Spinner>,
 }
@@ -76,10 +76,10 @@ fn work(steps: u64) -> u64 {
 }
 
 impl CeilingProbe {
-    /// Starts `cores` spinner threads, parked until a measurement.
+    /// A probe of `cores` spinners: starts `cores - 1` threads, parked until a measurement.
     pub fn start(cores: usize) -> Result<Self> {
         let mut spinners = Vec::with_capacity(cores);
-        for i in 0..cores.max(1) {
+        for i in 1..cores.max(1) {
             let (commands, command_rx) = channel::<Command>();
             let (count_tx, counts) = channel::<u64>();
             let handle = std::thread::Builder::new()
@@ -105,52 +105,57 @@ impl CeilingProbe {
         Ok(CeilingProbe { spinners })
     }
 
-    /// Number of spinners: the c of the ceiling.
+    /// Number of spinners, the calling thread included: the c of the ceiling.
     pub fn cores(&self) -> usize {
-        self.spinners.len()
+        self.spinners.len() + 1
     }
 
-    /// Steps counted by the first `n` spinners together over one window.
-    fn count(&self, n: usize, window: Duration) -> Result<u64> {
-        let start = monotonic_ns() + LEAD_NS;
-        let deadline = start + window.as_nanos() as u64;
+    /// Sends `command` to the first `n` spinner threads, runs `own` on the calling thread,
+    /// and returns the sum of everyone's counts.
+    fn together(
+        &self,
+        n: usize,
+        command: impl Fn() -> Command,
+        own: impl FnOnce() -> u64,
+    ) -> Result<u64> {
+        let gone = || Error::executor("probe", "a spinner thread is gone");
         for s in &self.spinners[..n] {
-            s.commands
-                .send(Command::Window(start, deadline))
-                .map_err(|_| Error::executor("probe", "a spinner thread is gone"))?;
+            s.commands.send(command()).map_err(|_| gone())?;
         }
-        let mut total = 0;
+        let mut total = own();
         for s in &self.spinners[..n] {
-            total += s
-                .counts
-                .recv()
-                .map_err(|_| Error::executor("probe", "a spinner thread is gone"))?;
+            total += s.counts.recv().map_err(|_| gone())?;
         }
         Ok(total)
+    }
+
+    /// Steps counted by `n` spinners (the calling thread and n - 1 threads) from now until
+    /// one deadline. The parked threads count from when they wake: waking an idle vCPU
+    /// costs milliseconds on a shared host, and every executor whose workers sleep between
+    /// batches pays it too, so the ceiling must count it against the host as well.
+    fn count(&self, n: usize, window: Duration) -> Result<u64> {
+        let start = monotonic_ns();
+        let deadline = start + window.as_nanos() as u64;
+        self.together(
+            n - 1,
+            || Command::Window(start, deadline),
+            || spin(start, deadline),
+        )
     }
 
     /// Time for the spinners to do `steps` loop steps in all, split evenly: the batch of a
     /// perfect executor on c cores with no overhead but one wake-up. The Criterion suite's
     /// `ceiling/<W>` group times this, so its report shows what the host delivered.
     pub fn fixed_work(&self, steps: u64) -> Result<Duration> {
-        let c = self.cores() as u64;
-        let each = steps / c;
+        let each = steps / self.cores() as u64;
         let started = std::time::Instant::now();
-        for s in &self.spinners {
-            s.commands
-                .send(Command::Work(each))
-                .map_err(|_| Error::executor("probe", "a spinner thread is gone"))?;
-        }
-        for s in &self.spinners {
-            s.counts
-                .recv()
-                .map_err(|_| Error::executor("probe", "a spinner thread is gone"))?;
-        }
+        self.together(self.spinners.len(), || Command::Work(each), || work(each))?;
         Ok(started.elapsed())
     }
 
-    /// One measurement: c spinners' total over one spinner's count, each over `window`, in
-    /// the order `many_first` says. Exactly 1.0 when c is 1.
+    /// One measurement: c spinners' total over one spinner's count, each over `window` (the
+    /// length of a perfectly parallel batch: the serial batch's time over c), in the order
+    /// `many_first` says. Exactly 1.0 when c is 1.
     pub fn measure(&self, window: Duration, many_first: bool) -> Result<f64> {
         let c = self.cores();
         if c <= 1 {

@@ -173,7 +173,6 @@ pub fn measure(
     rng: &mut SplitMix,
     on_round: &mut dyn FnMut(usize) -> Result<()>,
 ) -> Result<Rounds> {
-    let window = super::probe_window(bench);
     let mut rounds = Rounds::default();
     let started = Instant::now();
     loop {
@@ -185,6 +184,11 @@ pub fn measure(
                 Member::Baseline => baseline = Some(bench.run_baseline()?.batch.wall_s),
                 Member::Executor => batch = Some(bench.run(prepared)?),
                 Member::Probe => {
+                    // As long as a perfectly parallel batch: the serial batch's time over c.
+                    let serial_s = baseline
+                        .or_else(|| rounds.baseline_s.last().copied())
+                        .unwrap_or(bench.reference_wall_s);
+                    let window = super::probe_window(serial_s / probe.cores() as f64);
                     ceiling = Some(probe.measure(window, rng.next_u64() & 1 == 0)?);
                 }
             }

@@ -1,14 +1,16 @@
-//! `threads`: W scoped OS threads, the tasks split statically into W contiguous chunks, as the
-//! seed split its URLs. Threads are spawned inside the batch, as the seed's were.
+//! `threads`: W scoped OS threads spawned inside the batch and gone after it, as the seed's
+//! `with ThreadPoolExecutor(W) as ex: ex.map(...)` made them. Like `ex.map`, the threads
+//! pull the next task from a shared counter, so a slower core takes fewer tasks.
 
 use super::{execute_timed, Ctx, ExecOptions, Executor, ExecutorInfo, Job};
 use crate::error::{Error, Result};
 use crate::measure::{Batch, BatchBuilder, Counters, Origin};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Registry entry.
 pub const INFO: ExecutorInfo = ExecutorInfo {
     name: "threads",
-    about: "W scoped OS threads, tasks split into W contiguous chunks",
+    about: "W OS threads spawned for each batch, pulling tasks (ThreadPoolExecutor per call)",
     scales: true,
     start,
 };
@@ -19,7 +21,7 @@ fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
     }))
 }
 
-/// Scoped threads with a static split.
+/// Scoped threads spawned per batch.
 #[derive(Debug)]
 pub struct Threads {
     workers: usize,
@@ -37,22 +39,25 @@ impl Executor for Threads {
     fn run(&mut self, job: &Job) -> Result<Batch> {
         let origin = Origin::now();
         let mut batch = BatchBuilder::new(job.len(), origin);
-        let chunk = job.len().div_ceil(self.workers).max(1);
         let workload = job.workload.as_ref();
+        let next = AtomicUsize::new(0);
+        let threads = self.workers.min(job.len()).max(1);
         let per_worker = std::thread::scope(|scope| {
-            let handles: Vec<_> = job
-                .inputs
-                .chunks(chunk)
-                .enumerate()
-                .map(|(worker, inputs)| {
+            let handles: Vec<_> = (0..threads)
+                .map(|worker| {
+                    let next = &next;
                     std::thread::Builder::new()
                         .name(format!("parbench-thread-{worker}"))
                         .spawn_scoped(scope, move || {
                             let ctx = Ctx::plain(worker);
-                            inputs
-                                .iter()
-                                .map(|input| execute_timed(workload, input, &ctx, origin))
-                                .collect::<Vec<_>>()
+                            let mut done = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                let Some(input) = job.inputs.get(i) else {
+                                    break done;
+                                };
+                                done.push(execute_timed(workload, input, &ctx, origin));
+                            }
                         })
                 })
                 .collect::<std::io::Result<Vec<_>>>()

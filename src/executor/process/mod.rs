@@ -120,6 +120,7 @@ impl ProcessPoolBuilder {
             lanes: Vec::with_capacity(self.workers),
             config: self,
             start_time: Duration::ZERO,
+            affinity: crate::system::allowed_cpus(),
         };
         for lane in 0..pool.config.workers {
             let worker = pool.spawn(lane)?;
@@ -151,6 +152,9 @@ pub struct ProcessPool {
     config: ProcessPoolBuilder,
     lanes: Vec<Option<Worker>>,
     start_time: Duration,
+    /// The cores of the thread that started the pool: workers (replacements too) run on
+    /// them, as the threads of an in-process pool inherit them.
+    affinity: Vec<usize>,
 }
 
 impl ProcessPool {

@@ -105,6 +105,17 @@ impl ProcessPool {
             .stderr(Stdio::inherit())
             .env(PARENT_ENV, std::process::id().to_string())
             .envs(self.config.env.iter().map(|(k, v)| (k, v)));
+        // Children are forked by a long-lived spawner thread, whose cores may differ from
+        // the pool's: give them the pool's, as an in-process pool's threads inherit them.
+        let set = crate::system::cpu_set(&self.affinity);
+        // SAFETY: sched_setaffinity is async-signal-safe and `set` is a plain value.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+                Ok(())
+            });
+        }
         let mut child = spawner::spawn(cmd).map_err(|e| {
             Error::executor(
                 INFO.name,
