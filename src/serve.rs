@@ -9,6 +9,7 @@
 use crate::engine::{Bench, Prepared};
 use crate::error::{Error, Result};
 use crate::executor::{self, ExecOptions, EXECUTORS};
+use crate::system::{self, ThreadPin};
 use crate::workload::{self, Overrides, Profile};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -155,17 +156,43 @@ fn params(workload: &str, tasks: Option<usize>) -> Result<workload::Params> {
     .params_for(workload)
 }
 
-/// A prepared benchmark.
+/// A prepared benchmark. Field order matters: the pool and bench drop before the pin.
 struct Ready {
     kind: Kind,
     bench: Bench,
     pool: Option<Prepared>,
+    _pin: Option<ThreadPin>,
+}
+
+impl Kind {
+    /// Workers the benchmark's pool has (1 for executors that do not scale).
+    fn workers(&self) -> usize {
+        let (executor, workers) = match self {
+            Kind::Work {
+                executor, workers, ..
+            }
+            | Kind::Dispatch { executor, workers }
+            | Kind::StartStop { executor, workers } => (executor, *workers),
+        };
+        match executor::find(executor) {
+            Ok(info) if !info.scales => 1,
+            _ => workers,
+        }
+    }
 }
 
 impl Ready {
     fn prepare(id: &str, options: &ExecOptions) -> Result<Ready> {
         let kind = parse_id(id)
             .ok_or_else(|| Error::workload("serve", format!("unknown benchmark id '{id}'")))?;
+        // A one-worker benchmark runs on the lowest core this process may use, on both
+        // sides: the cores of this kind of host run at different speeds (25% apart here),
+        // and two sides on different cores would differ by that much with no change at all.
+        // Its pool is started after the pin, so its thread or process inherits it.
+        let pin = match (kind.workers(), system::allowed_cpus().first()) {
+            (1, Some(&cpu)) if system::available_cores() > 1 => ThreadPin::to(&[cpu]).ok(),
+            _ => None,
+        };
         let (bench, pool) = match &kind {
             Kind::Work {
                 workload,
@@ -190,7 +217,12 @@ impl Ready {
                 (bench, None)
             }
         };
-        Ok(Ready { kind, bench, pool })
+        Ok(Ready {
+            kind,
+            bench,
+            pool,
+            _pin: pin,
+        })
     }
 
     /// One batch, timed in nanoseconds; checked against the reference outside the timing.
