@@ -21,6 +21,26 @@ fn hello(version: u32) -> String {
     format!(r#"echo '{{"program":"parbench-serve","protocol":{version},"version":"fake"}}'"#)
 }
 
+/// A fake side of protocol 1 that lists `ids` (a JSON array) and runs `on_prepare` (shell)
+/// when asked to prepare anything.
+fn fake_side(dir: &Path, name: &str, ids: &str, on_prepare: &str) -> PathBuf {
+    script(
+        dir,
+        name,
+        &format!(
+            r#"{}
+while read line; do
+  case "$line" in
+    *list*) echo '{{"ids":{ids}}}' ;;
+    *prepare*) {on_prepare} ;;
+    *quit*) exit 0 ;;
+  esac
+done"#,
+            hello(1)
+        ),
+    )
+}
+
 /// Runs `parbench gate` and returns (exit code, stdout, stderr).
 fn gate(base: &Path, head: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(EXE)
@@ -82,19 +102,11 @@ fn a_protocol_version_mismatch_is_refused() {
 fn a_side_that_crashes_mid_gate_is_named_with_the_benchmark() {
     let dir = tempfile::tempdir().unwrap();
     // Lists one benchmark, then dies when asked to prepare it.
-    let crashing = script(
+    let crashing = fake_side(
         dir.path(),
         "crashing",
-        &format!(
-            r#"{}
-while read line; do
-  case "$line" in
-    *list*) echo '{{"ids":["overhead_dispatch/serial/1"]}}' ;;
-    *prepare*) exit 3 ;;
-  esac
-done"#,
-            hello(1)
-        ),
+        r#"["overhead_dispatch/serial/1"]"#,
+        "exit 3",
     );
     assert_error(
         gate(
@@ -109,20 +121,7 @@ done"#,
 #[test]
 fn a_benchmark_on_one_side_only_is_missing_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let empty = script(
-        dir.path(),
-        "empty",
-        &format!(
-            r#"{}
-while read line; do
-  case "$line" in
-    *list*) echo '{{"ids":[]}}' ;;
-    *quit*) exit 0 ;;
-  esac
-done"#,
-            hello(1)
-        ),
-    );
+    let empty = fake_side(dir.path(), "empty", "[]", "exit 3");
     let (code, stdout, stderr) = gate(
         Path::new(EXE),
         &empty,

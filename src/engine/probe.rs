@@ -111,29 +111,29 @@ impl CeilingProbe {
     }
 
     /// Sends `command` to the first `n` spinner threads, runs `own` on the calling thread,
-    /// and returns the sum of everyone's counts.
+    /// and returns everyone's counts, the calling thread's first.
     fn together(
         &self,
         n: usize,
         command: impl Fn() -> Command,
         own: impl FnOnce() -> u64,
-    ) -> Result<u64> {
+    ) -> Result<Vec<u64>> {
         let gone = || Error::executor("probe", "a spinner thread is gone");
         for s in &self.spinners[..n] {
             s.commands.send(command()).map_err(|_| gone())?;
         }
-        let mut total = own();
+        let mut counts = vec![own()];
         for s in &self.spinners[..n] {
-            total += s.counts.recv().map_err(|_| gone())?;
+            counts.push(s.counts.recv().map_err(|_| gone())?);
         }
-        Ok(total)
+        Ok(counts)
     }
 
-    /// Steps counted by `n` spinners (the calling thread and n - 1 threads) from now until
-    /// one deadline. The parked threads count from when they wake: waking an idle vCPU
-    /// costs milliseconds on a shared host, and every executor whose workers sleep between
-    /// batches pays it too, so the ceiling must count it against the host as well.
-    fn count(&self, n: usize, window: Duration) -> Result<u64> {
+    /// Steps counted by each of `n` spinners (the calling thread and n - 1 threads) from now
+    /// until one deadline. The parked threads count from when they wake: waking an idle vCPU
+    /// costs up to milliseconds on a shared host, and every executor whose workers sleep
+    /// between batches pays it too, so the ceiling must count it against the host as well.
+    fn count(&self, n: usize, window: Duration) -> Result<Vec<u64>> {
         let start = monotonic_ns();
         let deadline = start + window.as_nanos() as u64;
         self.together(
@@ -153,13 +153,14 @@ impl CeilingProbe {
         Ok(started.elapsed())
     }
 
-    /// One measurement: c spinners' total over one spinner's count, each over `window` (the
-    /// length of a perfectly parallel batch: the serial batch's time over c), in the order
-    /// `many_first` says. Exactly 1.0 when c is 1.
-    pub fn measure(&self, window: Duration, many_first: bool) -> Result<f64> {
+    /// One measurement: the speed of each of the c spinners while all ran, relative to the
+    /// calling thread running alone, each over `window` (the length of a perfectly parallel
+    /// batch: the serial batch's time over c), in the order `many_first` says. `[1.0]` when
+    /// c is 1.
+    pub fn measure(&self, window: Duration, many_first: bool) -> Result<Vec<f64>> {
         let c = self.cores();
         if c <= 1 {
-            return Ok(1.0);
+            return Ok(vec![1.0]);
         }
         let window = window.clamp(MIN_WINDOW, MAX_WINDOW);
         let (one, many) = if many_first {
@@ -169,7 +170,47 @@ impl CeilingProbe {
             let one = self.count(1, window)?;
             (one, self.count(c, window)?)
         };
-        Ok(many as f64 / one.max(1) as f64)
+        let alone = one.first().copied().unwrap_or(0).max(1) as f64;
+        Ok(many.iter().map(|&n| n as f64 / alone).collect())
+    }
+}
+
+/// The ceiling of a round: the speedup a perfect executor reaches on cores of these `speeds`
+/// (relative to the baseline's core) with these `tasks` (their durations in the baseline's
+/// batch). A perfect executor has no overhead and gives the next task to the core that is
+/// free first, as a pool pulling from a queue does, so the task sizes count: 8 equal tasks on
+/// cores of speed 1 and 0.8 take 5 task-times, not 8 / 1.8 = 4.4. With equal speeds and
+/// enough tasks it is the sum of the speeds. Without tasks it is that sum.
+pub fn ceiling(tasks: &[f64], speeds: &[f64]) -> f64 {
+    let speeds: Vec<f64> = speeds
+        .iter()
+        .copied()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .collect();
+    let serial: f64 = tasks.iter().filter(|d| d.is_finite() && **d > 0.0).sum();
+    if speeds.is_empty() {
+        return 1.0;
+    }
+    if serial <= 0.0 {
+        return speeds.iter().sum();
+    }
+    let mut free = vec![0.0f64; speeds.len()];
+    for &d in tasks.iter().filter(|d| d.is_finite() && **d > 0.0) {
+        // The core free first takes the task; a tie goes to the faster core.
+        let k = (0..free.len())
+            .min_by(|&a, &b| {
+                free[a]
+                    .total_cmp(&free[b])
+                    .then(speeds[b].total_cmp(&speeds[a]))
+            })
+            .expect("at least one core");
+        free[k] += d / speeds[k];
+    }
+    let makespan = free.iter().copied().fold(0.0, f64::max);
+    if makespan > 0.0 {
+        serial / makespan
+    } else {
+        speeds.iter().sum()
     }
 }
 
@@ -183,5 +224,29 @@ impl Drop for CeilingProbe {
                 let _ = h.join();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ceiling;
+
+    #[test]
+    fn equal_cores_and_many_tasks_give_the_core_count() {
+        assert!((ceiling(&[1.0; 64], &[1.0, 1.0]) - 2.0).abs() < 1e-12);
+        assert!((ceiling(&[], &[1.0, 0.5]) - 1.5).abs() < 1e-12);
+        assert_eq!(ceiling(&[1.0; 8], &[1.0]), 1.0);
+    }
+
+    #[test]
+    fn uneven_cores_and_coarse_tasks_cost_what_list_scheduling_costs() {
+        // Speeds 1 and 0.8, 8 equal tasks: the slow core finishes last at 5 task-times.
+        let c = ceiling(&[1.0; 8], &[1.0, 0.8]);
+        assert!((c - 8.0 / 5.0).abs() < 1e-9, "{c}");
+        // Finer tasks come closer to the sum of the speeds.
+        let fine = ceiling(&[0.125; 64], &[1.0, 0.8]);
+        assert!(fine > 1.75 && fine <= 1.8 + 1e-9, "{fine}");
+        // One task cannot be split: no speedup at all.
+        assert!((ceiling(&[1.0], &[1.0, 1.0]) - 1.0).abs() < 1e-12);
     }
 }

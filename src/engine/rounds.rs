@@ -178,10 +178,15 @@ pub fn measure(
     loop {
         let mut order = [Member::Baseline, Member::Executor, Member::Probe];
         rng.shuffle(&mut order);
-        let (mut baseline, mut batch, mut ceiling) = (None, None, None);
+        let (mut baseline, mut batch, mut speeds) = (None, None, None);
+        let mut tasks = Vec::new();
         for member in order {
             match member {
-                Member::Baseline => baseline = Some(bench.run_baseline()?.batch.wall_s),
+                Member::Baseline => {
+                    let m = bench.run_baseline()?;
+                    tasks = m.batch.records.iter().map(|r| r.duration_s()).collect();
+                    baseline = Some(m.batch.wall_s);
+                }
                 Member::Executor => batch = Some(bench.run(prepared)?),
                 Member::Probe => {
                     // As long as a perfectly parallel batch: the serial batch's time over c.
@@ -189,13 +194,14 @@ pub fn measure(
                         .or_else(|| rounds.baseline_s.last().copied())
                         .unwrap_or(bench.reference_wall_s);
                     let window = super::probe_window(serial_s / probe.cores() as f64);
-                    ceiling = Some(probe.measure(window, rng.next_u64() & 1 == 0)?);
+                    speeds = Some(probe.measure(window, rng.next_u64() & 1 == 0)?);
                 }
             }
         }
-        let (Some(b), Some(mut m), Some(c)) = (baseline, batch, ceiling) else {
+        let (Some(b), Some(mut m), Some(speeds)) = (baseline, batch, speeds) else {
             unreachable!("every member ran");
         };
+        let c = super::probe::ceiling(&tasks, &speeds);
         // Checked already: the outputs (a product matrix per dot task) are not kept.
         m.batch.results = Vec::new();
         rounds.baseline_s.push(b);

@@ -8,7 +8,7 @@ mod bmf;
 mod csv;
 mod json;
 mod markdown;
-mod table;
+pub mod table;
 
 /// Choices that shape an export without changing its data.
 #[derive(Debug, Clone, Copy, Default)]

@@ -6,6 +6,45 @@ use crate::report::Report;
 /// `--format table`.
 pub struct Table;
 
+/// Rows under headers, each column as wide as its widest cell, two spaces apart; columns for
+/// which `left` is true align left, the others right. Every line ends with a newline.
+pub fn aligned(headers: &[&str], rows: &[Vec<String>], left: impl Fn(usize) -> bool) -> String {
+    let widths: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .chain([h.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = cells
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if left(i) {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string();
+        text.push('\n');
+        text
+    };
+    let mut out = line(&mut headers.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
 impl Exporter for Table {
     fn name(&self) -> &'static str {
         "table"
@@ -13,41 +52,8 @@ impl Exporter for Table {
 
     fn render(&self, report: &Report, options: &ExportOptions) -> String {
         let (headers, rows) = human_rows(report, options);
-        let widths: Vec<usize> = headers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                rows.iter()
-                    .map(|r| r[i].chars().count())
-                    .chain([h.len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let line = |cells: Vec<String>| {
-            cells
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(i, (c, w))| {
-                    if i < 3 {
-                        format!("{c:<w$}")
-                    } else {
-                        format!("{c:>w$}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-        };
-        let mut out = String::new();
-        out.push_str(&line(headers.iter().map(|h| h.to_string()).collect()));
-        out.push('\n');
-        for row in rows {
-            out.push_str(&line(row));
-            out.push('\n');
-        }
+        // The names (workload, executor, workers) align left, the figures right.
+        let mut out = aligned(&headers, &rows, |i| i < 3);
         let m = &report.machine;
         let pinned = m
             .cpus

@@ -155,38 +155,8 @@ pub fn render(outcome: &Outcome, format: &str) -> String {
         }
         _ => {
             let rows: Vec<Vec<String>> = outcome.rows.iter().map(cells).collect();
-            let widths: Vec<usize> = (0..HEADERS.len())
-                .map(|i| {
-                    rows.iter()
-                        .map(|r| r[i].chars().count())
-                        .chain([HEADERS[i].len()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let line = |cells: Vec<String>| {
-                cells
-                    .iter()
-                    .zip(&widths)
-                    .enumerate()
-                    .map(|(i, (c, w))| {
-                        if i == 0 || i == 7 {
-                            format!("{c:<w$}")
-                        } else {
-                            format!("{c:>w$}")
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_string()
-            };
-            let mut out = line(HEADERS.iter().map(|h| h.to_string()).collect());
-            out.push('\n');
-            for r in rows {
-                out.push_str(&line(r));
-                out.push('\n');
-            }
+            // The id and the verdict align left, the figures right.
+            let mut out = crate::export::table::aligned(&HEADERS, &rows, |i| i == 0 || i == 7);
             out.push_str(&summary(outcome));
             out.push('\n');
             out
