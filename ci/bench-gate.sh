@@ -113,13 +113,14 @@ build() {
     printf '%s\n' "$target/release/parbench"
 }
 
-# seed_base_target: a first base build reuses head's compiled dependencies (they depend on
+# seed_target DIR: a first build into DIR reuses head's compiled dependencies (they depend on
 # neither the revision nor the target directory), which saves a full release build.
-seed_base_target() {
-    if [[ ! -d "$WORK/base-target/release" && -d "$HEAD_TARGET/release" ]]; then
-        echo "bench-gate: seeding $WORK/base-target from $HEAD_TARGET/release" >&2
-        mkdir -p "$WORK/base-target"
-        cp -a "$HEAD_TARGET/release" "$WORK/base-target/"
+seed_target() {
+    local dir="$1"
+    if [[ ! -d "$dir/release" && -d "$HEAD_TARGET/release" ]]; then
+        echo "bench-gate: seeding $dir from $HEAD_TARGET/release" >&2
+        mkdir -p "$dir"
+        cp -a "$HEAD_TARGET/release" "$dir/"
     fi
 }
 
@@ -131,16 +132,27 @@ summary() {
 
 START=$SECONDS
 if [[ "$MODE" == gate ]]; then
+    # Both sides are built from checkouts at paths of the same length ($WORK/base-src and
+    # $WORK/head-src), into target directories of the same length. Source paths end up in
+    # the binary (panic locations); with rust-lld's layout, read-only data of another length
+    # moves all the code, and the loops of the dot kernel or a dispatch path then run up to
+    # 20% faster or slower with no change to the code. Measured here: a docs-only change
+    # built from /work/main against a worktree elsewhere "regressed" dot/process/2 by 19-21%
+    # three gates in three. Same-length paths give identical code for identical sources.
     BASE_SRC="$WORK/base-src"
+    HEAD_SRC="$WORK/head-src"
     add_worktree "$BASE_SRC" "$BASE_REF"
     if [[ -n "$HEAD_REF" ]]; then
-        HEAD_SRC="$WORK/head-src"
         add_worktree "$HEAD_SRC" "$HEAD_REF"
-        HEAD_BIN="$(build "$HEAD_SRC" "$WORK/head-target")"
     else
-        HEAD_BIN="$(build "$REPO" "$HEAD_TARGET")"
+        # This working tree as it is, tracked files and their uncommitted changes included.
+        add_worktree "$HEAD_SRC" HEAD
+        git -C "$REPO" diff HEAD --binary | git -C "$HEAD_SRC" apply --allow-empty ||
+            die "cannot copy the working tree's changes to $HEAD_SRC"
     fi
-    seed_base_target
+    seed_target "$WORK/head-target"
+    seed_target "$WORK/base-target"
+    HEAD_BIN="$(build "$HEAD_SRC" "$WORK/head-target")"
     BASE_BIN="$(build "$BASE_SRC" "$WORK/base-target")"
     BUILT=$SECONDS
     args=(gate --base "$BASE_BIN" --head "$HEAD_BIN" --threshold "$THRESHOLD" --budget-s "$BUDGET")
