@@ -96,13 +96,13 @@ pub fn ids() -> Vec<String> {
     let mut out = Vec::new();
     for w in workload::names() {
         for e in EXECUTORS {
-            for n in workers_of(e) {
+            for n in worker_counts(e) {
                 out.push(format!("{w}/{}/{n}", e.name));
             }
         }
     }
     for e in EXECUTORS {
-        for n in workers_of(e) {
+        for n in worker_counts(e) {
             out.push(format!("overhead_dispatch/{}/{n}", e.name));
         }
     }
@@ -114,7 +114,7 @@ pub fn ids() -> Vec<String> {
     out
 }
 
-fn workers_of(e: &executor::ExecutorInfo) -> Vec<usize> {
+fn worker_counts(e: &executor::ExecutorInfo) -> Vec<usize> {
     if e.scales {
         SERVE_WORKERS.to_vec()
     } else {
@@ -174,10 +174,7 @@ impl Kind {
             | Kind::Dispatch { executor, workers }
             | Kind::StartStop { executor, workers } => (executor, *workers),
         };
-        match executor::find(executor) {
-            Ok(info) if !info.scales => 1,
-            _ => workers,
-        }
+        executor::workers_of(executor, workers)
     }
 }
 
@@ -189,10 +186,9 @@ impl Ready {
         // sides: the cores of this kind of host run at different speeds (25% apart here),
         // and two sides on different cores would differ by that much with no change at all.
         // Its pool is started after the pin, so its thread or process inherits it.
-        let pin = match (kind.workers(), system::allowed_cpus().first()) {
-            (1, Some(&cpu)) if system::available_cores() > 1 => ThreadPin::to(&[cpu]).ok(),
-            _ => None,
-        };
+        let pin = system::allowed_cpus()
+            .first()
+            .and_then(|&cpu| crate::engine::same_core(kind.workers(), cpu));
         let (bench, pool) = match &kind {
             Kind::Work {
                 workload,

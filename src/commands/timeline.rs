@@ -87,33 +87,24 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     for name in &names {
         interrupt::check()?;
         let mut prepared = bench.start(name, args.workers)?;
-        progress.step(prepared.label.clone());
+        let (label, workers) = (prepared.label.clone(), prepared.workers);
+        progress.step(label.clone());
         let measured = bench.run_unchecked(&mut prepared);
         drop(prepared);
         // A Ctrl-C that reached worker processes shows up as failed tasks: it is still Ctrl-C.
         interrupt::check()?;
         let batch = measured?.batch;
-        let label = format!(
-            "{}/{name}/{}",
-            info.name,
-            panels_workers(name, args.workers)
-        );
         let failed = batch.failures();
         if failed.is_empty() {
             // Every executor must compute the same results, as in `parbench run`.
             bench.check(&batch, &label)?;
         }
-        let workers = panels_workers(name, args.workers);
         failures.extend(
             failed
                 .into_iter()
                 .map(|f| format!("{name} x{workers}: {f}")),
         );
-        panels.push(Panel::from_batch(
-            name,
-            panels_workers(name, args.workers),
-            &batch,
-        ));
+        panels.push(Panel::from_batch(name, workers, &batch));
     }
     progress.finish();
 
@@ -152,14 +143,6 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     }
     out.finish()?;
     Ok(if failures.is_empty() { 0 } else { 1 })
-}
-
-/// Workers an executor runs with: its own count, or one for those that do not scale.
-fn panels_workers(name: &str, workers: usize) -> usize {
-    match executor::find(name) {
-        Ok(info) if !info.scales => 1,
-        _ => workers,
-    }
 }
 
 #[cfg(test)]

@@ -126,8 +126,7 @@ impl Bench {
     /// scale), timing the start. No batch runs yet.
     pub fn start(&self, executor: &str, workers: usize) -> Result<Prepared> {
         let info = executor::find(executor)?;
-        let workers = if info.scales { workers } else { 1 };
-        start_pool(&self.job, info, workers, &self.options)
+        start_pool(&self.job, info, info.workers(workers), &self.options)
     }
 
     /// Starts a pool and runs its warm-up batch, which must reproduce the reference.
@@ -225,6 +224,19 @@ fn label_failures(e: Error, label: &str) -> Error {
             total,
         },
         other => other,
+    }
+}
+
+/// Keeps the calling thread, and the pool it starts next, on `cpu` when the configuration
+/// runs one worker (`c == 1`) on a machine with more cores; `None` otherwise. The cores of
+/// this kind of host run at different speeds (25% apart here), and the scheduler would
+/// otherwise put the baseline and the single worker on different ones. The pin ends when
+/// the guard drops.
+pub fn same_core(c: usize, cpu: usize) -> Option<system::ThreadPin> {
+    if c == 1 && system::available_cores() > 1 {
+        system::ThreadPin::to(&[cpu]).ok()
+    } else {
+        None
     }
 }
 

@@ -61,9 +61,11 @@ impl SweepConfig {
             if executor::is_baseline(e) {
                 continue;
             }
-            match executor::find(e) {
-                Ok(info) if !info.scales => out.push((e.clone(), 1)),
-                _ => out.extend(self.workers.iter().map(|&n| (e.clone(), n))),
+            for &n in &self.workers {
+                let n = executor::workers_of(e, n);
+                if !out.contains(&(e.clone(), n)) {
+                    out.push((e.clone(), n));
+                }
             }
         }
         out
@@ -111,15 +113,11 @@ pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Result<Repor
             let label = format!("{workload_name}/{executor_name}/{workers}");
             on_event(Event::Config(index, total, label.clone()));
             index += 1;
-            let scales = executor::find(executor_name).map_or(true, |i| i.scales);
-            let c = if scales { *workers } else { 1 }.min(cfg.cores).max(1);
-            // One worker against the baseline: both on one core, the one this thread is on.
-            // The cores of this kind of host run at different speeds (25% apart here), and
-            // the scheduler would otherwise put the two on different ones.
-            let _same_core = match (c, system::current_cpu()) {
-                (1, Some(cpu)) if cfg.cores > 1 => system::ThreadPin::to(&[cpu]).ok(),
-                _ => None,
-            };
+            let c = executor::workers_of(executor_name, *workers)
+                .min(cfg.cores)
+                .max(1);
+            // One worker against the baseline: both on the core this thread is on.
+            let _same_core = system::current_cpu().and_then(|cpu| super::same_core(c, cpu));
             let mut prepared = bench.prepare(executor_name, *workers)?;
             if !probes.iter().any(|p| p.cores() == c) {
                 probes.push(CeilingProbe::start(c)?);

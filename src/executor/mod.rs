@@ -156,6 +156,24 @@ pub const EXECUTORS: &[ExecutorInfo] = &[
     asynchronous::INFO,
 ];
 
+impl ExecutorInfo {
+    /// The workers this executor really runs with when `asked` for: one for executors that
+    /// do not scale (serial), `asked` for the others.
+    pub fn workers(&self, asked: usize) -> usize {
+        if self.scales {
+            asked
+        } else {
+            1
+        }
+    }
+}
+
+/// Workers the executor named `name` runs with when asked for `asked` (an unknown name keeps
+/// `asked`; it fails later, where it is looked up).
+pub fn workers_of(name: &str, asked: usize) -> usize {
+    find(name).map_or(asked, |info| info.workers(asked))
+}
+
 /// The baseline every speedup and checksum is measured against: the registry's first
 /// executor that does not scale (serial).
 pub fn baseline() -> &'static ExecutorInfo {

@@ -373,32 +373,31 @@ fn draw_panel(
         );
         legend_y += 17.0;
     }
+    // The reference lines' legend entries: a line swatch in their own stroke, and a label.
     let lx = ox + LEGEND_X;
-    let _ = writeln!(
-        out,
-        r##"<line x1="{lx:.1}" y1="{legend_y:.1}" x2="{:.1}" y2="{legend_y:.1}" stroke="#999" stroke-width="2"/><text class="axis legend" x="{:.1}" y="{:.1}">ideal</text>"##,
-        lx + 20.0,
-        lx + 26.0,
-        legend_y + 4.0
-    );
-    if !ceiling.is_empty() {
-        legend_y += 17.0;
+    let mut reference = |y: f64, stroke: &str, label: &str| {
         let _ = writeln!(
             out,
-            r##"<line x1="{lx:.1}" y1="{legend_y:.1}" x2="{:.1}" y2="{legend_y:.1}" stroke="#555" stroke-width="1.6" stroke-dasharray="2 3"/><text class="axis legend" x="{:.1}" y="{:.1}">measured ceiling</text>"##,
-            lx + 20.0,
-            lx + 26.0,
-            legend_y + 4.0
-        );
-    }
-    if series.iter().any(|(_, _, fit, _)| fit.is_some()) {
-        let y = legend_y + 17.0;
-        let _ = writeln!(
-            out,
-            r##"<line x1="{lx:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#555" stroke-width="1.5" stroke-dasharray="6 4"/><text class="axis legend" x="{:.1}" y="{:.1}">Amdahl fit</text>"##,
+            r#"<line x1="{lx:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" {stroke}/><text class="axis legend" x="{:.1}" y="{:.1}">{label}</text>"#,
             lx + 20.0,
             lx + 26.0,
             y + 4.0
+        );
+    };
+    reference(legend_y, r##"stroke="#999" stroke-width="2""##, "ideal");
+    if !ceiling.is_empty() {
+        legend_y += 17.0;
+        reference(
+            legend_y,
+            r##"stroke="#555" stroke-width="1.6" stroke-dasharray="2 3""##,
+            "measured ceiling",
+        );
+    }
+    if series.iter().any(|(_, _, fit, _)| fit.is_some()) {
+        reference(
+            legend_y + 17.0,
+            r##"stroke="#555" stroke-width="1.5" stroke-dasharray="6 4""##,
+            "Amdahl fit",
         );
     }
     if series.iter().all(|(_, pts, _, _)| pts.is_empty()) {
