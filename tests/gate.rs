@@ -173,3 +173,55 @@ fn an_a_a_gate_runs_end_to_end() {
     assert!(ratio["lo"].as_f64().unwrap() <= ratio["hi"].as_f64().unwrap());
     assert!(doc["summary"].as_str().unwrap().contains("Runner noise"));
 }
+
+/// A fake side that lists `cpu/rayon/2` and answers every turn of one batch with `first_ns`
+/// after its first prepare and with `later_ns` after any later one.
+fn timed_side(dir: &Path, name: &str, first_ns: u64, later_ns: u64) -> PathBuf {
+    script(
+        dir,
+        name,
+        &format!(
+            r#"{}
+n=0
+while read line; do
+  case "$line" in
+    *list*) echo '{{"ids":["cpu/rayon/2"]}}' ;;
+    *prepare*) n=$((n+1)); echo '{{"prepared":{{"warmup_ns":1}}}}' ;;
+    *turn*) if [ "$n" -le 1 ]; then echo '{{"turn":[{first_ns}]}}'; else echo '{{"turn":[{later_ns}]}}'; fi ;;
+    *quit*) exit 0 ;;
+  esac
+done"#,
+            hello(1)
+        ),
+    )
+}
+
+/// The one row of a JSON gate report.
+fn only_row(stdout: &str) -> serde_json::Value {
+    let doc: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    doc["rows"][0].clone()
+}
+
+#[test]
+fn a_regression_fails_the_gate_only_when_a_fresh_block_confirms_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = timed_side(dir.path(), "base", 15_000_000, 15_000_000);
+    // 7% slower in every block: regressed, confirmed, exit 1.
+    let slower = timed_side(dir.path(), "slower", 16_050_000, 16_050_000);
+    let (code, stdout, stderr) = gate(&base, &slower, &["--format", "json"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let row = only_row(&stdout);
+    assert_eq!(row["verdict"], "regressed");
+    assert_eq!(row["blocks"], 2);
+    assert_eq!(row["pairs"], 60, "30 pairs to the first look, twice");
+    // 7% slower in the first block only (a host phase, a pool's placement): not confirmed,
+    // reported as inconclusive, and the gate passes.
+    let once = timed_side(dir.path(), "once", 16_050_000, 15_000_000);
+    let (code, stdout, stderr) = gate(&base, &once, &["--format", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let row = only_row(&stdout);
+    assert_eq!(row["verdict"], "inconclusive");
+    assert_eq!(row["blocks"], 2);
+    let (_, table, _) = gate(&base, &once, &[]);
+    assert!(table.contains("inconclusive (not confirmed)"), "{table}");
+}

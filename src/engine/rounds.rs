@@ -21,7 +21,9 @@ pub const MAX_BUDGET_S: f64 = 3600.0;
 pub struct Policy {
     /// Never fewer rounds than this (`--repeat`).
     pub min_rounds: usize,
-    /// Stop when the speedup's 95% interval is within +-this of its median (0.02 = 2%).
+    /// Stop when the 95% intervals of the speedup and of the efficiency vs ceiling are both
+    /// within +-this of their medians (0.02 = 2%): the second is the figure to read when the
+    /// host wavers, so it must be as sure as the first.
     pub target_half_width: f64,
     /// Time budget per configuration, rounds included, start-up excluded (`--budget-s`).
     pub budget: Duration,
@@ -53,15 +55,18 @@ impl Policy {
         })
     }
 
-    /// True when no more rounds are needed after `done` rounds taking `spent`.
-    pub fn done(&self, done: usize, spent: Duration, speedup: &Estimate) -> bool {
+    /// True when no more rounds are needed after `done` rounds taking `spent`, with these
+    /// `estimates` (each must be narrow enough).
+    pub fn done(&self, done: usize, spent: Duration, estimates: &[Estimate]) -> bool {
         if done < self.min_rounds {
             return false;
         }
         done >= MAX_ROUNDS
             || spent >= self.budget
             || (stats::median_rank(done).is_some()
-                && speedup.relative_half_width() <= self.target_half_width)
+                && estimates
+                    .iter()
+                    .all(|e| e.relative_half_width() <= self.target_half_width))
     }
 }
 
@@ -209,7 +214,8 @@ pub fn measure(
         rounds.ceiling.push(c);
         rounds.keep_representative();
         on_round(rounds.len())?;
-        if policy.done(rounds.len(), started.elapsed(), &rounds.speedup()) {
+        let estimates = [rounds.speedup(), rounds.efficiency_vs_ceiling()];
+        if policy.done(rounds.len(), started.elapsed(), &estimates) {
             break;
         }
     }
@@ -311,16 +317,20 @@ mod tests {
         };
         let second = Duration::from_secs(1);
         assert!(
-            !p.done(4, second, &narrow),
+            !p.done(4, second, &[narrow]),
             "never fewer than --repeat rounds"
         );
         assert!(
-            !p.done(5, second, &narrow),
+            !p.done(5, second, &[narrow]),
             "no interval of a median from 5 rounds"
         );
-        assert!(p.done(6, second, &narrow));
-        assert!(!p.done(30, second, &wide));
-        assert!(p.done(30, 2 * second, &wide), "budget spent");
+        assert!(p.done(6, second, &[narrow, narrow]));
+        assert!(!p.done(30, second, &[wide]));
+        assert!(
+            !p.done(30, second, &[narrow, wide]),
+            "every estimate must be narrow"
+        );
+        assert!(p.done(30, 2 * second, &[narrow, wide]), "budget spent");
         assert!(Policy::new(0, 1.0).is_err());
         assert!(Policy::new(MAX_ROUNDS + 1, 1.0).is_err());
         assert!(Policy::new(5, -1.0).is_err());

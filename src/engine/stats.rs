@@ -90,15 +90,12 @@ pub fn median(xs: &[f64]) -> f64 {
 /// below: the largest `j` with P(Binomial(n, 1/2) < j) <= 2.5%. `None` when even the
 /// sample's extremes do not reach 95% coverage (n < 6).
 pub fn median_rank(n: usize) -> Option<usize> {
-    if n < 6 {
-        return None;
-    }
-    let alpha = (1.0 - CONFIDENCE) / 2.0;
-    if n > 2000 {
-        // The normal approximation is exact to a rank at this size.
-        let j = (n as f64 / 2.0 - 1.959_964 * (n as f64).sqrt() / 2.0).floor() as usize;
-        return Some(j.max(1));
-    }
+    median_rank_at(n, CONFIDENCE)
+}
+
+/// [`median_rank`] at another `confidence` (0.99 needs n >= 8).
+pub fn median_rank_at(n: usize, confidence: f64) -> Option<usize> {
+    let alpha = (1.0 - confidence) / 2.0;
     // P(X = k) for X ~ Binomial(n, 1/2), summed from k = 0 in log space to stay finite.
     let ln2n = n as f64 * std::f64::consts::LN_2;
     let mut ln_choose = 0.0f64; // ln C(n, 0)
@@ -120,12 +117,17 @@ pub fn median_rank(n: usize) -> Option<usize> {
 /// ranks a Binomial(n, 1/2) puts 2.5% beyond on each side. Below 6 samples no such pair
 /// exists and the interval is the sample's range (its coverage is 1 - 2^(1-n)).
 pub fn median_interval(xs: &[f64]) -> Estimate {
+    median_interval_at(xs, CONFIDENCE)
+}
+
+/// [`median_interval`] at another `confidence`.
+pub fn median_interval_at(xs: &[f64], confidence: f64) -> Estimate {
     let s = sorted_finite(xs);
     let n = s.len();
     if n == 0 {
         return Estimate::exact(f64::NAN);
     }
-    let (lo, hi) = match median_rank(n) {
+    let (lo, hi) = match median_rank_at(n, confidence) {
         Some(j) => (s[j - 1], s[n - j]),
         None => (s[0], s[n - 1]),
     };
@@ -286,6 +288,12 @@ mod tests {
         assert_eq!(median_rank(20), Some(6));
         assert_eq!(median_rank(30), Some(10));
         assert_eq!(median_rank(100), Some(40));
+        // Beyond the old normal approximation's range the exact sum still works.
+        assert_eq!(median_rank(10_000), Some(4902));
+        // 99%: wider, and it needs more samples to exist at all.
+        assert_eq!(median_rank_at(7, 0.99), None);
+        assert_eq!(median_rank_at(8, 0.99), Some(1));
+        assert_eq!(median_rank_at(100, 0.99), Some(37));
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub struct Row {
     pub spread: Option<f64>,
     /// Pairs measured.
     pub pairs: usize,
+    /// Blocks of pairs: 2 when a regression was put to a second, fresh block.
+    pub blocks: usize,
     /// Batches per turn.
     pub k: usize,
     /// The verdict.
@@ -202,7 +204,15 @@ pub fn run(args: &GateArgs, progress: &mut dyn FnMut(String)) -> Result<Outcome,
         let on_base = base_ids.contains(id);
         let on_head = head_ids.contains(id);
         let row = if on_base && on_head {
-            gate_one(id, &mut base, &mut head, &rule, budget, timeout, &mut rng)?
+            let mut g = Gating {
+                id,
+                base: &mut base,
+                head: &mut head,
+                rule: &rule,
+                budget,
+                timeout,
+            };
+            gate_one(&mut g, &mut rng)?
         } else {
             Row {
                 id: id.clone(),
@@ -211,6 +221,7 @@ pub fn run(args: &GateArgs, progress: &mut dyn FnMut(String)) -> Result<Outcome,
                 ratio: None,
                 spread: None,
                 pairs: 0,
+                blocks: 0,
                 k: 0,
                 verdict: Verdict::Missing,
                 missing_on: Some(if on_base { "head" } else { "base" }),
@@ -257,53 +268,99 @@ fn turn(side: &mut Side, id: &str, k: usize, timeout: Duration) -> Result<u64, S
     }
 }
 
-fn gate_one(
-    id: &str,
-    base: &mut Side,
-    head: &mut Side,
-    rule: &Rule,
+/// The pairs of one benchmark: ratios head/base and each side's time per batch.
+#[derive(Default)]
+struct Pairs {
+    ratios: Vec<f64>,
+    base_ns: Vec<f64>,
+    head_ns: Vec<f64>,
+}
+
+impl Pairs {
+    fn extend(&mut self, other: Pairs) {
+        self.ratios.extend(other.ratios);
+        self.base_ns.extend(other.base_ns);
+        self.head_ns.extend(other.head_ns);
+    }
+}
+
+/// Where one benchmark's pairs come from: both sides, the rule and the limits.
+struct Gating<'a> {
+    id: &'a str,
+    base: &'a mut Side,
+    head: &'a mut Side,
+    rule: &'a Rule,
     budget: Duration,
     timeout: Duration,
-    rng: &mut SplitMix,
-) -> Result<Row, GateError> {
-    prepare(base, id, timeout)?;
-    prepare(head, id, timeout)?;
-    // One settling turn each, also sizing k: the slower side's batch sets it.
-    let one = turn(base, id, 1, timeout)?.max(turn(head, id, 1, timeout)?);
-    let k = ((TURN_TARGET.as_nanos() as f64 / one.max(1) as f64).round() as usize)
-        .clamp(1, MAX_TURN_BATCHES);
-    let mut ratios = Vec::new();
-    let (mut base_ns, mut head_ns) = (Vec::new(), Vec::new());
-    let started = Instant::now();
-    let verdict = loop {
-        let (b, h) = if rng.next_u64() & 1 == 0 {
-            let b = turn(base, id, k, timeout)?;
-            (b, turn(head, id, k, timeout)?)
-        } else {
-            let h = turn(head, id, k, timeout)?;
-            (turn(base, id, k, timeout)?, h)
-        };
-        ratios.push(h as f64 / b.max(1) as f64);
-        base_ns.push(b as f64 / k as f64);
-        head_ns.push(h as f64 / k as f64);
-        if let Some(v) = rule.early(&ratios) {
-            break v;
+}
+
+/// Gates one benchmark. A regressed verdict must be confirmed by a second block of pairs,
+/// with both sides prepared afresh (new pools, new warm-up) and measured later: a host phase
+/// or a pool's placement that favoured one side for a whole block does not repeat on demand,
+/// a slower build does. When the second block does not also say regressed, the verdict is
+/// inconclusive: reported, not failed.
+fn gate_one(g: &mut Gating, rng: &mut SplitMix) -> Result<Row, GateError> {
+    let mut pairs = Pairs::default();
+    let (mut verdict, k) = block(g, rng, &mut pairs)?;
+    let mut blocks = 1;
+    if verdict == Verdict::Regressed {
+        let mut again = Pairs::default();
+        let (confirmed, _) = block(g, rng, &mut again)?;
+        blocks = 2;
+        if confirmed != Verdict::Regressed {
+            verdict = Verdict::Inconclusive;
         }
-        if started.elapsed() >= budget || ratios.len() >= crate::engine::rounds::MAX_ROUNDS {
-            break rule.last(&ratios);
-        }
-    };
+        pairs.extend(again);
+    }
     Ok(Row {
-        id: id.to_string(),
-        base_ms: Some(median(&base_ns) / 1e6),
-        head_ms: Some(median(&head_ns) / 1e6),
-        ratio: Some(Rule::estimate(&ratios)),
-        spread: Some(half_iqr(&ratios)),
-        pairs: ratios.len(),
+        id: g.id.to_string(),
+        base_ms: Some(median(&pairs.base_ns) / 1e6),
+        head_ms: Some(median(&pairs.head_ns) / 1e6),
+        ratio: Some(Rule::estimate(&pairs.ratios)),
+        spread: Some(half_iqr(&pairs.ratios)),
+        pairs: pairs.ratios.len(),
+        blocks,
         k,
         verdict,
         missing_on: None,
     })
+}
+
+/// One block: prepares both sides, sizes the turn, and takes pairs into `pairs` until the
+/// rule's verdict is clear at a look or the budget is spent. Returns the verdict and k.
+fn block(
+    g: &mut Gating,
+    rng: &mut SplitMix,
+    pairs: &mut Pairs,
+) -> Result<(Verdict, usize), GateError> {
+    let (id, timeout) = (g.id, g.timeout);
+    prepare(g.base, id, timeout)?;
+    prepare(g.head, id, timeout)?;
+    // One settling turn each, also sizing k: the slower side's batch sets it.
+    let one = turn(g.base, id, 1, timeout)?.max(turn(g.head, id, 1, timeout)?);
+    let k = ((TURN_TARGET.as_nanos() as f64 / one.max(1) as f64).round() as usize)
+        .clamp(1, MAX_TURN_BATCHES);
+    let started = Instant::now();
+    let verdict = loop {
+        let (b, h) = if rng.next_u64() & 1 == 0 {
+            let b = turn(g.base, id, k, timeout)?;
+            (b, turn(g.head, id, k, timeout)?)
+        } else {
+            let h = turn(g.head, id, k, timeout)?;
+            (turn(g.base, id, k, timeout)?, h)
+        };
+        pairs.ratios.push(h as f64 / b.max(1) as f64);
+        pairs.base_ns.push(b as f64 / k as f64);
+        pairs.head_ns.push(h as f64 / k as f64);
+        if let Some(v) = g.rule.early(&pairs.ratios) {
+            break v;
+        }
+        if started.elapsed() >= g.budget || pairs.ratios.len() >= crate::engine::rounds::MAX_ROUNDS
+        {
+            break g.rule.last(&pairs.ratios);
+        }
+    };
+    Ok((verdict, k))
 }
 
 /// Half the interquartile range of ratios around 1: how noisy one pair is.

@@ -45,6 +45,8 @@ fn ratio(row: &Row) -> (String, String) {
 fn verdict(row: &Row) -> String {
     match (row.verdict, row.missing_on) {
         (Verdict::Missing, Some(side)) => format!("missing on {side}"),
+        (Verdict::Regressed, _) if row.blocks > 1 => "regressed (confirmed)".to_string(),
+        (Verdict::Inconclusive, _) if row.blocks > 1 => "inconclusive (not confirmed)".to_string(),
         (v, _) => v.as_str().to_string(),
     }
 }
@@ -81,8 +83,10 @@ pub fn summary(outcome: &Outcome) -> String {
         .count();
     format!(
         "{} ({} benchmarks, {:.0} s). A ratio is head/base time of one pair of back-to-back turns; \
-         regressed = median ratio above {:.1}% with its 95% interval above 1, unchanged = the \
-         interval within +-{:.1}%, inconclusive = the budget ran out first (not a failure{}). \
+         regressed = median ratio above {:.1}% and above 1 with 95% confidence (99% to stop \
+         early), confirmed by a second block of fresh pairs, unchanged = the 95% interval within \
+         +-{:.1}%, inconclusive = the budget ran out first or the second block did not confirm \
+         (not a failure{}). \
          Runner noise: one pair's ratio varied by +-{:.1}% (median half-IQR), which pairing \
          cancels.",
         if regressed > 0 {
