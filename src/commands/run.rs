@@ -29,8 +29,9 @@ pub struct RunArgs {
     /// Fewest paired rounds per configuration (1..=10000).
     #[arg(long, short = 'r', default_value_t = 5)]
     pub repeat: usize,
-    /// Time budget per configuration in seconds (0..=3600): rounds stop when the speedup's
-    /// interval is within +-2% or the budget is spent, never before --repeat rounds.
+    /// Time budget per configuration in seconds (0..=3600): rounds stop when the intervals of
+    /// the speedup and of eff/ceil are within +-2% or the budget is spent, never before
+    /// --repeat rounds.
     #[arg(long, default_value_t = 2.0)]
     pub budget_s: f64,
     /// Output format: table, json, csv, markdown, bmf.

@@ -1,14 +1,21 @@
 //! The host ceiling: how many cores the host really delivered in a round.
 //!
-//! c spinners (no shared data) count loop steps until a common deadline; their total is
-//! compared with one spinner's count over a window of the same length. The first spinner is
-//! the calling thread itself, the one that runs the serial baseline: when the cores run at
-//! different speeds (they do here), "one core" means the baseline's core. The others are
-//! threads started once, parked between measurements. The
-//! ratio is the speedup a perfect executor could have reached on what the host gave in that
-//! round: 2.0 on two free cores, 1.5 when one vCPU ran at half speed, 1.0 when both vCPUs
-//! shared one core. Counting over a fixed window (not a fixed amount of work) credits an
-//! uneven pair of cores the way a pool that pulls work would use them.
+//! c spinner threads (no shared data), started once and parked between measurements, are
+//! woken together and count loop steps until a common deadline; their counts are compared
+//! with one spinner's count over a window of the same length, and that one spinner is the
+//! calling thread itself, the one that runs the serial baseline: when the cores run at
+//! different speeds (they do here), "one core" means the baseline's core. The ratio is the
+//! speedup a perfect executor could have reached on what the host gave in that round: 2.0 on
+//! two free cores, 1.5 when one vCPU ran at half speed, 1.0 when both vCPUs shared one core.
+//! Counting over a fixed window (not a fixed amount of work) credits an uneven pair of cores
+//! the way a pool that pulls work would use them.
+//!
+//! The c spinners are all parked threads, as a pool's workers are, and each counts from when
+//! it wakes: waking an idle vCPU costs from tens of microseconds to milliseconds on a shared
+//! host, every executor whose workers wait between batches pays it, and so the ceiling counts
+//! it against the host too. (An earlier probe ran the calling thread as one of the c and so
+//! woke one thread fewer than a pool does: with batches of a few milliseconds that alone put
+//! rayon at 0.55-0.75 of the ceiling.)
 
 use crate::error::{Error, Result};
 use crate::measure::monotonic_ns;
@@ -39,8 +46,8 @@ struct Spinner {
     handle: Option<JoinHandle<()>>,
 }
 
-/// A probe of c spinners: the calling thread and c - 1 threads started once and reused by
-/// every round.
+/// A probe of c spinner threads, started once and reused by every round, and the calling
+/// thread as the one-core reference.
 pub struct CeilingProbe {
     spinners: Vec<Spinner>,
 }
@@ -76,10 +83,12 @@ fn work(steps: u64) -> u64 {
 }
 
 impl CeilingProbe {
-    /// A probe of `cores` spinners: starts `cores - 1` threads, parked until a measurement.
+    /// A probe of `cores` spinners: starts `cores` threads (none for one core), parked until
+    /// a measurement.
     pub fn start(cores: usize) -> Result<Self> {
-        let mut spinners = Vec::with_capacity(cores);
-        for i in 1..cores.max(1) {
+        let n = if cores > 1 { cores } else { 0 };
+        let mut spinners = Vec::with_capacity(n);
+        for i in 0..n {
             let (commands, command_rx) = channel::<Command>();
             let (count_tx, counts) = channel::<u64>();
             let handle = std::thread::Builder::new()
@@ -105,51 +114,49 @@ impl CeilingProbe {
         Ok(CeilingProbe { spinners })
     }
 
-    /// Number of spinners, the calling thread included: the c of the ceiling.
+    /// Number of spinners: the c of the ceiling.
     pub fn cores(&self) -> usize {
-        self.spinners.len() + 1
+        self.spinners.len().max(1)
     }
 
-    /// Sends `command` to the first `n` spinner threads, runs `own` on the calling thread,
-    /// and returns everyone's counts, the calling thread's first.
-    fn together(
-        &self,
-        n: usize,
-        command: impl Fn() -> Command,
-        own: impl FnOnce() -> u64,
-    ) -> Result<Vec<u64>> {
+    /// Sends `command` to every spinner thread while the calling thread waits, as a caller
+    /// of a pool waits for its batch, and returns their counts.
+    fn together(&self, command: impl Fn() -> Command) -> Result<Vec<u64>> {
         let gone = || Error::executor("probe", "a spinner thread is gone");
-        for s in &self.spinners[..n] {
+        for s in &self.spinners {
             s.commands.send(command()).map_err(|_| gone())?;
         }
-        let mut counts = vec![own()];
-        for s in &self.spinners[..n] {
-            counts.push(s.counts.recv().map_err(|_| gone())?);
-        }
-        Ok(counts)
+        self.spinners
+            .iter()
+            .map(|s| s.counts.recv().map_err(|_| gone()))
+            .collect()
     }
 
-    /// Steps counted by each of `n` spinners (the calling thread and n - 1 threads) from now
-    /// until one deadline. The parked threads count from when they wake: waking an idle vCPU
-    /// costs up to milliseconds on a shared host, and every executor whose workers sleep
-    /// between batches pays it too, so the ceiling must count it against the host as well.
-    fn count(&self, n: usize, window: Duration) -> Result<Vec<u64>> {
+    /// Steps counted by each spinner thread from now until one deadline. They count from when
+    /// they wake: a late wake is time the host did not deliver.
+    fn count_many(&self, window: Duration) -> Result<Vec<u64>> {
         let start = monotonic_ns();
         let deadline = start + window.as_nanos() as u64;
-        self.together(
-            n - 1,
-            || Command::Window(start, deadline),
-            || spin(start, deadline),
-        )
+        self.together(|| Command::Window(start, deadline))
+    }
+
+    /// Steps the calling thread counts alone over `window`: the one-core reference.
+    fn count_alone(window: Duration) -> u64 {
+        let start = monotonic_ns();
+        spin(start, start + window.as_nanos() as u64)
     }
 
     /// Time for the spinners to do `steps` loop steps in all, split evenly: the batch of a
-    /// perfect executor on c cores with no overhead but one wake-up. The Criterion suite's
-    /// `ceiling/<W>` group times this, so its report shows what the host delivered.
+    /// perfect executor on c cores with no overhead but its workers' wake-up. The Criterion
+    /// suite's `ceiling/<W>` group times this, so its report shows what the host delivered.
     pub fn fixed_work(&self, steps: u64) -> Result<Duration> {
         let each = steps / self.cores() as u64;
         let started = std::time::Instant::now();
-        self.together(self.spinners.len(), || Command::Work(each), || work(each))?;
+        if self.spinners.is_empty() {
+            work(each);
+        } else {
+            self.together(|| Command::Work(each))?;
+        }
         Ok(started.elapsed())
     }
 
@@ -164,13 +171,13 @@ impl CeilingProbe {
         }
         let window = window.clamp(MIN_WINDOW, MAX_WINDOW);
         let (one, many) = if many_first {
-            let many = self.count(c, window)?;
-            (self.count(1, window)?, many)
+            let many = self.count_many(window)?;
+            (Self::count_alone(window), many)
         } else {
-            let one = self.count(1, window)?;
-            (one, self.count(c, window)?)
+            let one = Self::count_alone(window);
+            (one, self.count_many(window)?)
         };
-        let alone = one.first().copied().unwrap_or(0).max(1) as f64;
+        let alone = one.max(1) as f64;
         Ok(many.iter().map(|&n| n as f64 / alone).collect())
     }
 }

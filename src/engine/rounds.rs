@@ -168,6 +168,19 @@ enum Member {
     Probe,
 }
 
+/// A random order of the round's members in which the baseline and the executor's batch are
+/// next to each other (their ratio is the speedup, so nothing runs between them) and the probe
+/// comes first or last: 4 orders, equally likely.
+fn round_order(rng: &mut SplitMix) -> [Member; 3] {
+    let mut pair = [Member::Baseline, Member::Executor];
+    rng.shuffle(&mut pair);
+    if rng.next_u64() & 1 == 0 {
+        [Member::Probe, pair[0], pair[1]]
+    } else {
+        [pair[0], pair[1], Member::Probe]
+    }
+}
+
 /// Runs paired rounds of `prepared` against the bench's baseline until `policy` is met.
 /// `on_round` hears the number of rounds done after each.
 pub fn measure(
@@ -181,8 +194,7 @@ pub fn measure(
     let mut rounds = Rounds::default();
     let started = Instant::now();
     loop {
-        let mut order = [Member::Baseline, Member::Executor, Member::Probe];
-        rng.shuffle(&mut order);
+        let order = round_order(rng);
         let (mut baseline, mut batch, mut speeds) = (None, None, None);
         let mut tasks = Vec::new();
         for member in order {
@@ -300,6 +312,23 @@ mod tests {
         assert!(s.lo > 1.8, "{s:?}");
         // The representative batch is a typical one, not an outlier.
         assert_eq!(r.representative().unwrap().batch.wall_s, 0.010);
+    }
+
+    #[test]
+    fn the_baseline_and_the_batch_are_always_adjacent_and_every_such_order_occurs() {
+        let mut rng = SplitMix::new(3);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let o = round_order(&mut rng);
+            let at = |m: Member| o.iter().position(|&x| x == m).unwrap();
+            assert_eq!(
+                at(Member::Baseline).abs_diff(at(Member::Executor)),
+                1,
+                "{o:?}"
+            );
+            seen.insert(format!("{o:?}"));
+        }
+        assert_eq!(seen.len(), 4);
     }
 
     #[test]
