@@ -175,23 +175,26 @@ fn an_a_a_gate_runs_end_to_end() {
 }
 
 /// A fake side that lists `cpu/rayon/2` and answers every turn of one batch with `first_ns`
-/// after its first prepare and with `later_ns` after any later one.
+/// after the first prepare and with `later_ns` after any later one, counting prepares across
+/// its processes (the gate confirms a regression with new processes).
 fn timed_side(dir: &Path, name: &str, first_ns: u64, later_ns: u64) -> PathBuf {
+    let count = dir.join(format!("{name}.prepares"));
     script(
         dir,
         name,
         &format!(
             r#"{}
-n=0
 while read line; do
   case "$line" in
     *list*) echo '{{"ids":["cpu/rayon/2"]}}' ;;
-    *prepare*) n=$((n+1)); echo '{{"prepared":{{"warmup_ns":1}}}}' ;;
+    *prepare*) echo x >> '{}'; n=$(wc -l < '{}'); echo '{{"prepared":{{"warmup_ns":1}}}}' ;;
     *turn*) if [ "$n" -le 1 ]; then echo '{{"turn":[{first_ns}]}}'; else echo '{{"turn":[{later_ns}]}}'; fi ;;
     *quit*) exit 0 ;;
   esac
 done"#,
-            hello(1)
+            hello(1),
+            count.display(),
+            count.display()
         ),
     )
 }
@@ -222,6 +225,8 @@ fn a_regression_fails_the_gate_only_when_a_fresh_block_confirms_it() {
     let row = only_row(&stdout);
     assert_eq!(row["verdict"], "inconclusive");
     assert_eq!(row["blocks"], 2);
-    let (_, table, _) = gate(&base, &once, &[]);
+    // The same in the table (a new fake: the prepares are counted per fake).
+    let once_more = timed_side(dir.path(), "once_more", 16_050_000, 15_000_000);
+    let (_, table, _) = gate(&base, &once_more, &[]);
     assert!(table.contains("inconclusive (not confirmed)"), "{table}");
 }

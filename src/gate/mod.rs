@@ -183,8 +183,15 @@ pub fn run(args: &GateArgs, progress: &mut dyn FnMut(String)) -> Result<Outcome,
         .map(|f| vec![(crate::workload::SLOWDOWN_ENV.to_string(), f.to_string())])
         .unwrap_or_default();
     let base_env = vec![(crate::workload::SLOWDOWN_ENV.to_string(), "1".to_string())];
-    let mut base = Side::start("base", &args.base, &base_env, timeout)?;
-    let mut head = Side::start("head", &args.head, &head_env, timeout)?;
+    let fresh = |name: &'static str| {
+        if name == "base" {
+            Side::start(name, &args.base, &base_env, timeout)
+        } else {
+            Side::start(name, &args.head, &head_env, timeout)
+        }
+    };
+    let mut base = fresh("base")?;
+    let mut head = fresh("head")?;
     let base_ids = list(&mut base, timeout)?;
     let head_ids = list(&mut head, timeout)?;
     let mut ids: Vec<String> = head_ids.clone();
@@ -211,6 +218,7 @@ pub fn run(args: &GateArgs, progress: &mut dyn FnMut(String)) -> Result<Outcome,
                 rule: &rule,
                 budget,
                 timeout,
+                fresh: &fresh,
             };
             gate_one(&mut g, &mut rng)?
         } else {
@@ -292,18 +300,23 @@ struct Gating<'a> {
     rule: &'a Rule,
     budget: Duration,
     timeout: Duration,
+    /// Starts a new process of the named side.
+    fresh: &'a dyn Fn(&'static str) -> Result<Side, SideError>,
 }
 
 /// Gates one benchmark. A regressed verdict must be confirmed by a second block of pairs,
-/// with both sides prepared afresh (new pools, new warm-up) and measured later: a host phase
-/// or a pool's placement that favoured one side for a whole block does not repeat on demand,
-/// a slower build does. When the second block does not also say regressed, the verdict is
-/// inconclusive: reported, not failed.
+/// from new processes of both sides (new pools, new warm-up, new placement on the cores),
+/// measured later: a host phase or a process's placement that favoured one side for a whole
+/// block does not repeat on demand, a slower build does. When the second block does not also
+/// say regressed, the verdict is inconclusive: reported, not failed.
 fn gate_one(g: &mut Gating, rng: &mut SplitMix) -> Result<Row, GateError> {
     let mut pairs = Pairs::default();
     let (mut verdict, k) = block(g, rng, &mut pairs)?;
     let mut blocks = 1;
     if verdict == Verdict::Regressed {
+        // The old processes quit and are reaped as they are replaced.
+        *g.base = (g.fresh)("base")?;
+        *g.head = (g.fresh)("head")?;
         let mut again = Pairs::default();
         let (confirmed, _) = block(g, rng, &mut again)?;
         blocks = 2;
