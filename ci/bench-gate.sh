@@ -14,8 +14,9 @@
 #
 # Environment (all optional):
 #   PARBENCH_GATE_FILTER     regex over benchmark ids [parbench gate's default: cpu and dot at
-#                            serial/1 and every executor at 2 workers, and the dispatch and
-#                            start/stop overhead of threads, pool and rayon at 2: 20 benchmarks]
+#                            serial/1 and every executor at 2 workers, the start/stop overhead
+#                            of threads, pool and rayon at 2, their dispatch overhead at 2
+#                            (rayon: at 1): 20 benchmarks]
 #   PARBENCH_GATE_THRESHOLD  percent slowdown that fails [3]
 #   PARBENCH_GATE_BUDGET     seconds of paired turns per benchmark at most [10]
 #   PARBENCH_CALIBRATE_FILTER  filter of the calibration [^(cpu|dot)/(serial/1|rayon/2)$]
