@@ -24,6 +24,16 @@ fn hello(version: u32) -> String {
 /// A fake side of protocol 1 that lists `ids` (a JSON array) and runs `on_prepare` (shell)
 /// when asked to prepare anything.
 fn fake_side(dir: &Path, name: &str, ids: &str, on_prepare: &str) -> PathBuf {
+    serving_side(dir, name, ids, on_prepare, "")
+}
+
+/// [`fake_side`] that also runs `on_turn` (shell) when asked for a turn.
+fn serving_side(dir: &Path, name: &str, ids: &str, on_prepare: &str, on_turn: &str) -> PathBuf {
+    let turn = if on_turn.is_empty() {
+        String::new()
+    } else {
+        format!("\n    *turn*) {on_turn} ;;")
+    };
     script(
         dir,
         name,
@@ -32,7 +42,7 @@ fn fake_side(dir: &Path, name: &str, ids: &str, on_prepare: &str) -> PathBuf {
 while read line; do
   case "$line" in
     *list*) echo '{{"ids":{ids}}}' ;;
-    *prepare*) {on_prepare} ;;
+    *prepare*) {on_prepare} ;;{turn}
     *quit*) exit 0 ;;
   esac
 done"#,
@@ -178,53 +188,47 @@ fn an_a_a_gate_runs_end_to_end() {
 /// after the first prepare and with `later_ns` after any later one, counting prepares across
 /// its processes (the gate confirms a regression with new processes).
 fn timed_side(dir: &Path, name: &str, first_ns: u64, later_ns: u64) -> PathBuf {
-    let count = dir.join(format!("{name}.prepares"));
-    script(
+    let count = dir.join(format!("{name}.prepares")).display().to_string();
+    serving_side(
         dir,
         name,
+        r#"["cpu/rayon/2"]"#,
         &format!(
-            r#"{}
-while read line; do
-  case "$line" in
-    *list*) echo '{{"ids":["cpu/rayon/2"]}}' ;;
-    *prepare*) echo x >> '{}'; n=$(wc -l < '{}'); echo '{{"prepared":{{"warmup_ns":1}}}}' ;;
-    *turn*) if [ "$n" -le 1 ]; then echo '{{"turn":[{first_ns}]}}'; else echo '{{"turn":[{later_ns}]}}'; fi ;;
-    *quit*) exit 0 ;;
-  esac
-done"#,
-            hello(1),
-            count.display(),
-            count.display()
+            r#"echo x >> '{count}'; n=$(wc -l < '{count}'); echo '{{"prepared":{{"warmup_ns":1}}}}'"#
+        ),
+        &format!(
+            r#"if [ "$n" -le 1 ]; then echo '{{"turn":[{first_ns}]}}'; else echo '{{"turn":[{later_ns}]}}'; fi"#
         ),
     )
 }
 
-/// The one row of a JSON gate report.
-fn only_row(stdout: &str) -> serde_json::Value {
-    let doc: serde_json::Value = serde_json::from_str(stdout).unwrap();
-    doc["rows"][0].clone()
+/// Gates `head` against `base` as JSON: (exit code, verdict, blocks, pairs) of its one row.
+fn one_verdict(base: &Path, head: &Path) -> (Option<i32>, String, u64, u64) {
+    let (code, stdout, stderr) = gate(base, head, &["--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    let row = &doc["rows"][0];
+    let verdict = row["verdict"].as_str().unwrap_or_default().to_string();
+    let count = |key: &str| row[key].as_u64().unwrap_or(0);
+    (code, verdict, count("blocks"), count("pairs"))
 }
 
 #[test]
 fn a_regression_fails_the_gate_only_when_a_fresh_block_confirms_it() {
     let dir = tempfile::tempdir().unwrap();
     let base = timed_side(dir.path(), "base", 15_000_000, 15_000_000);
-    // 7% slower in every block: regressed, confirmed, exit 1.
+    // 7% slower in every block: regressed at the first look (30 pairs), confirmed by 30 more.
     let slower = timed_side(dir.path(), "slower", 16_050_000, 16_050_000);
-    let (code, stdout, stderr) = gate(&base, &slower, &["--format", "json"]);
-    assert_eq!(code, Some(1), "{stderr}");
-    let row = only_row(&stdout);
-    assert_eq!(row["verdict"], "regressed");
-    assert_eq!(row["blocks"], 2);
-    assert_eq!(row["pairs"], 60, "30 pairs to the first look, twice");
+    assert_eq!(
+        one_verdict(&base, &slower),
+        (Some(1), "regressed".into(), 2, 60)
+    );
     // 7% slower in the first block only (a host phase, a pool's placement): not confirmed,
     // reported as inconclusive, and the gate passes.
     let once = timed_side(dir.path(), "once", 16_050_000, 15_000_000);
-    let (code, stdout, stderr) = gate(&base, &once, &["--format", "json"]);
-    assert_eq!(code, Some(0), "{stderr}");
-    let row = only_row(&stdout);
-    assert_eq!(row["verdict"], "inconclusive");
-    assert_eq!(row["blocks"], 2);
+    assert_eq!(
+        one_verdict(&base, &once),
+        (Some(0), "inconclusive".into(), 2, 60)
+    );
     // The same in the table (a new fake: the prepares are counted per fake).
     let once_more = timed_side(dir.path(), "once_more", 16_050_000, 15_000_000);
     let (_, table, _) = gate(&base, &once_more, &[]);

@@ -84,7 +84,7 @@ pub fn summary(outcome: &Outcome) -> String {
     format!(
         "{} ({} benchmarks, {:.0} s). A ratio is head/base time of one pair of back-to-back turns; \
          regressed = median ratio above {:.1}% and above 1 with 95% confidence (99% to stop \
-         early), confirmed by a second block of fresh pairs, unchanged = the 95% interval within \
+         early), confirmed by a second block from new processes, unchanged = the 95% interval within \
          +-{:.1}%, inconclusive = the budget ran out first or the second block did not confirm \
          (not a failure{}). \
          Runner noise: one pair's ratio varied by +-{:.1}% (median half-IQR), which pairing \
