@@ -213,7 +213,7 @@ fn one_verdict(base: &Path, head: &Path) -> (Option<i32>, String, u64, u64) {
 }
 
 #[test]
-fn a_regression_fails_the_gate_only_when_a_fresh_block_confirms_it() {
+fn a_regression_or_improvement_stands_only_when_a_fresh_block_confirms_it() {
     let dir = tempfile::tempdir().unwrap();
     let base = timed_side(dir.path(), "base", 15_000_000, 15_000_000);
     // 7% slower in every block: regressed at the first look (30 pairs), confirmed by 30 more.
@@ -227,6 +227,18 @@ fn a_regression_fails_the_gate_only_when_a_fresh_block_confirms_it() {
     let once = timed_side(dir.path(), "once", 16_050_000, 15_000_000);
     assert_eq!(
         one_verdict(&base, &once),
+        (Some(0), "inconclusive".into(), 2, 60)
+    );
+    // Faster in every block: improved, confirmed the same way, exit 0; faster in the first
+    // block only: inconclusive.
+    let faster = timed_side(dir.path(), "faster", 13_950_000, 13_950_000);
+    assert_eq!(
+        one_verdict(&base, &faster),
+        (Some(0), "improved".into(), 2, 60)
+    );
+    let faster_once = timed_side(dir.path(), "faster_once", 13_950_000, 15_000_000);
+    assert_eq!(
+        one_verdict(&base, &faster_once),
         (Some(0), "inconclusive".into(), 2, 60)
     );
     // The same in the table (a new fake: the prepares are counted per fake).

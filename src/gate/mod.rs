@@ -306,23 +306,23 @@ struct Gating<'a> {
     fresh: &'a dyn Fn(&'static str) -> Result<Side, SideError>,
 }
 
-/// Gates one benchmark. A regressed verdict must be confirmed by a second block of pairs,
-/// from new processes of both sides (new pools, new warm-up, new placement on the cores),
-/// measured later: a host phase or a process's placement that favoured one side for a whole
-/// block does not repeat on demand, a slower build does. When the second block does not also
-/// say regressed, the verdict is inconclusive: reported, not failed.
+/// Gates one benchmark. A regressed or improved verdict must be confirmed by a second block
+/// of pairs, from new processes of both sides (new pools, new warm-up, new placement on the
+/// cores), measured later: a host phase or a process's placement that favoured one side for a
+/// whole block does not repeat on demand, a slower (or faster) build does. When the second
+/// block does not say the same, the verdict is inconclusive: reported, not failed.
 fn gate_one(g: &mut Gating, rng: &mut SplitMix) -> Result<Row, GateError> {
     let mut pairs = Pairs::default();
     let (mut verdict, k) = block(g, rng, &mut pairs)?;
     let mut blocks = 1;
-    if verdict == Verdict::Regressed {
+    if matches!(verdict, Verdict::Regressed | Verdict::Improved) {
         // The old processes quit and are reaped as they are replaced.
         *g.base = (g.fresh)("base")?;
         *g.head = (g.fresh)("head")?;
         let mut again = Pairs::default();
         let (confirmed, _) = block(g, rng, &mut again)?;
         blocks = 2;
-        if confirmed != Verdict::Regressed {
+        if confirmed != verdict {
             verdict = Verdict::Inconclusive;
         }
         pairs.extend(again);

@@ -45,7 +45,9 @@ fn ratio(row: &Row) -> (String, String) {
 fn verdict(row: &Row) -> String {
     match (row.verdict, row.missing_on) {
         (Verdict::Missing, Some(side)) => format!("missing on {side}"),
-        (Verdict::Regressed, _) if row.blocks > 1 => "regressed (confirmed)".to_string(),
+        (Verdict::Regressed | Verdict::Improved, _) if row.blocks > 1 => {
+            format!("{} (confirmed)", row.verdict.as_str())
+        }
         (Verdict::Inconclusive, _) if row.blocks > 1 => "inconclusive (not confirmed)".to_string(),
         (v, _) => v.as_str().to_string(),
     }
@@ -84,7 +86,8 @@ pub fn summary(outcome: &Outcome) -> String {
     format!(
         "{} ({} benchmarks, {:.0} s). A ratio is head/base time of one pair of back-to-back turns; \
          regressed = median ratio above {:.1}% and above 1 with 95% confidence (99% to stop \
-         early), confirmed by a second block from new processes, unchanged = the 95% interval within \
+         early), confirmed by a second block from new processes (improved: the mirror image), \
+         unchanged = the 95% interval within \
          +-{:.1}%, inconclusive = the budget ran out first or the second block did not confirm \
          (not a failure{}). \
          Runner noise: one pair's ratio varied by +-{:.1}% (median half-IQR), which pairing \
