@@ -14,8 +14,7 @@
 //! it wakes: waking an idle vCPU costs from tens of microseconds to milliseconds on a shared
 //! host, every executor whose workers wait between batches pays it, and so the ceiling counts
 //! it against the host too. (An earlier probe ran the calling thread as one of the c and so
-//! woke one thread fewer than a pool does: with batches of a few milliseconds that alone put
-//! rayon at 0.55-0.75 of the ceiling.)
+//! woke one thread fewer than any pool does, counting that wake-up against the executor.)
 
 use crate::error::{Error, Result};
 use crate::measure::monotonic_ns;

@@ -17,8 +17,8 @@
 //! wholly beyond 1 +- T (an early unchanged: the 95% interval wholly within). Peeking after
 //! every pair let one run of unlucky pairs decide: on this host the pairs of a few hundred
 //! milliseconds share one host phase, and a docs-only change was failed at 25 pairs on
-//! dot/threads/2 (1.058 [1.035-1.170]). A regressed verdict is then confirmed by a second,
-//! fresh block of pairs (see `gate_one`).
+//! dot/threads/2 (1.058 [1.035-1.170]). A regressed or improved verdict is then confirmed by
+//! a second block of pairs from new processes (see `gate_one`).
 
 use crate::engine::stats::{median_interval, median_interval_at, median_rank, Estimate};
 use serde::{Deserialize, Serialize};

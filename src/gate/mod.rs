@@ -74,7 +74,7 @@ pub struct Row {
     pub spread: Option<f64>,
     /// Pairs measured.
     pub pairs: usize,
-    /// Blocks of pairs: 2 when a regression was put to a second, fresh block.
+    /// Blocks of pairs: 2 when a regressed or improved verdict was put to a second block.
     pub blocks: usize,
     /// Batches per turn.
     pub k: usize,
@@ -317,8 +317,8 @@ fn gate_one(g: &mut Gating, rng: &mut SplitMix) -> Result<Row, GateError> {
     let mut blocks = 1;
     if matches!(verdict, Verdict::Regressed | Verdict::Improved) {
         // The old processes quit and are reaped as they are replaced.
-        *g.base = (g.fresh)("base")?;
-        *g.head = (g.fresh)("head")?;
+        *g.base = (g.fresh)(g.base.name())?;
+        *g.head = (g.fresh)(g.head.name())?;
         let mut again = Pairs::default();
         let (confirmed, _) = block(g, rng, &mut again)?;
         blocks = 2;
