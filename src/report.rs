@@ -104,6 +104,10 @@ pub struct Machine {
     /// fewer cores than asked in many rounds).
     #[serde(default)]
     pub note: Option<String>,
+    /// Where workers and probe spinners ran: the cores they were spread over, one each in
+    /// turn, or `null` where the OS placed them (`--no-pin`).
+    #[serde(default)]
+    pub placement: Option<Vec<usize>>,
 }
 
 /// A whole sweep: the machine and every configuration's result.

@@ -99,6 +99,26 @@ fn bad_sizes_and_paths() {
 }
 
 #[test]
+fn no_pin_leaves_the_workers_to_the_os() {
+    let out = parbench()
+        .args(quick_with(&[
+            "-e", "pool", "-n", "2", "--no-pin", "-f", "json",
+        ]))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["machine"]["placement"].is_null());
+    let pool = &doc["results"][1];
+    assert_eq!(pool["executor"], "pool");
+    assert!(pool["rounds"].as_u64().unwrap() >= 1);
+}
+
+#[test]
 fn json_sweep_checks_checksums() {
     let out = parbench()
         .args([
@@ -130,7 +150,19 @@ fn json_sweep_checks_checksums() {
     );
     let doc: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
-    assert!(doc["machine"]["cores"].as_u64().unwrap() >= 1);
+    let cores = doc["machine"]["cores"].as_u64().unwrap();
+    assert!(cores >= 1);
+    // Workers are spread one per core by default (where there is more than one).
+    let placement = &doc["machine"]["placement"];
+    if cores > 1 {
+        assert_eq!(
+            placement.as_array().unwrap().len() as u64,
+            cores,
+            "{placement}"
+        );
+    } else {
+        assert!(placement.is_null(), "{placement}");
+    }
     let results = doc["results"].as_array().unwrap();
     // serial once + 3 executors x 2 worker counts, for 2 workloads.
     assert_eq!(results.len(), 2 * (1 + 3 * 2));

@@ -516,6 +516,7 @@ fn chart_command_redraws_from_a_json_report() {
             commit: None,
             version: "test".into(),
             note: None,
+            placement: None,
         },
         results: sweep(),
     };

@@ -31,7 +31,7 @@ fn ceiling(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(w), &spinners, |b, &c| {
             // Started outside the timed region, once, and reused by every sample.
             let probe = probe.get_or_insert_with(|| {
-                CeilingProbe::start(c)
+                CeilingProbe::start(c, &super::sweep::options(w).placement)
                     .unwrap_or_else(|e| panic!("ceiling/{w}: cannot start {c} spinners: {e}"))
             });
             b.iter_custom(|iters| {

@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// Efficiency and the ceiling then count the pinned cores.
     #[arg(long)]
     pub cpus: Option<system::CpuList>,
+    /// Let the OS place the workers. By default worker i runs on core i mod c, one core
+    /// each, and so do the ceiling probe's spinners (see the README: "Placement").
+    #[arg(long)]
+    pub no_pin: bool,
     /// Workload parameters.
     #[command(flatten)]
     pub params: Overrides,
@@ -103,6 +107,10 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         // Before any pool starts, so every thread and child process inherits the mask.
         system::pin_to_cpus(&cpus.0)?;
         cfg.cpus = Some(cpus.0.clone());
+    }
+    if !args.no_pin {
+        // After --cpus: the workers spread over the cores the run may use.
+        cfg.exec.placement = system::Placement::spread();
     }
     cfg.cores = system::available_cores();
     let mut progress = Progress::new(cfg.configurations(), args.quiet);

@@ -233,11 +233,27 @@ fn label_failures(e: Error, label: &str) -> Error {
 /// otherwise put the baseline and the single worker on different ones. The pin ends when
 /// the guard drops.
 pub fn same_core(c: usize, cpu: usize) -> Option<system::ThreadPin> {
-    if c == 1 && system::available_cores() > 1 {
-        system::ThreadPin::to(&[cpu]).ok()
+    if c == 1 {
+        on_core(Some(cpu))
     } else {
         None
     }
+}
+
+/// The core every baseline batch of a sweep runs on: the first core the calling thread may
+/// use, or `None` on a one-core machine, where there is nothing to choose.
+pub fn home_core() -> Option<usize> {
+    if system::available_cores() > 1 {
+        system::allowed_cpus().first().copied()
+    } else {
+        None
+    }
+}
+
+/// Holds the calling thread on `cpu` until the guard drops; nothing when `cpu` is `None`
+/// or the pin is refused (the measurement then runs where the scheduler puts it).
+pub fn on_core(cpu: Option<usize>) -> Option<system::ThreadPin> {
+    cpu.and_then(|cpu| system::ThreadPin::to(&[cpu]).ok())
 }
 
 /// Window of the ceiling probe for `seconds`, within the probe's bounds.

@@ -18,6 +18,7 @@
 
 use crate::error::{Error, Result};
 use crate::measure::monotonic_ns;
+use crate::system::Placement;
 use std::hint::black_box;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -41,7 +42,7 @@ enum Command {
 
 struct Spinner {
     commands: Sender<Command>,
-    counts: Receiver<u64>,
+    counts: Receiver<Counted>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -51,10 +52,20 @@ pub struct CeilingProbe {
     spinners: Vec<Spinner>,
 }
 
-/// Counts loop steps from `start_ns` until `deadline_ns`, spinning until the start.
-fn spin(start_ns: u64, deadline_ns: u64) -> u64 {
-    while monotonic_ns() < start_ns {
+/// What a spinner did: loop steps, and when it began them (monotonic ns).
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    steps: u64,
+    began_ns: u64,
+}
+
+/// Counts loop steps from `start_ns` (or from when the thread got to run, if later) until
+/// `deadline_ns`.
+fn spin(start_ns: u64, deadline_ns: u64) -> Counted {
+    let mut began_ns = monotonic_ns();
+    while began_ns < start_ns {
         std::hint::spin_loop();
+        began_ns = monotonic_ns();
     }
     let mut count: u64 = 0;
     let mut acc: u64 = 0;
@@ -68,7 +79,10 @@ fn spin(start_ns: u64, deadline_ns: u64) -> u64 {
         }
     }
     black_box(acc);
-    count
+    Counted {
+        steps: count,
+        began_ns,
+    }
 }
 
 /// Does `steps` loop steps; returns them.
@@ -83,20 +97,25 @@ fn work(steps: u64) -> u64 {
 
 impl CeilingProbe {
     /// A probe of `cores` spinners: starts `cores` threads (none for one core), parked until
-    /// a measurement.
-    pub fn start(cores: usize) -> Result<Self> {
+    /// a measurement, placed as the executors' workers are.
+    pub fn start(cores: usize, placement: &Placement) -> Result<Self> {
         let n = if cores > 1 { cores } else { 0 };
         let mut spinners = Vec::with_capacity(n);
         for i in 0..n {
             let (commands, command_rx) = channel::<Command>();
-            let (count_tx, counts) = channel::<u64>();
+            let (count_tx, counts) = channel::<Counted>();
+            let placement = placement.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("parbench-probe-{i}"))
                 .spawn(move || {
+                    placement.place_current(i);
                     while let Ok(command) = command_rx.recv() {
                         let count = match command {
                             Command::Window(start, deadline) => spin(start, deadline),
-                            Command::Work(steps) => work(steps),
+                            Command::Work(steps) => Counted {
+                                steps: work(steps),
+                                began_ns: 0,
+                            },
                         };
                         if count_tx.send(count).is_err() {
                             break;
@@ -119,10 +138,14 @@ impl CeilingProbe {
     }
 
     /// Sends `command` to every spinner thread while the calling thread waits, as a caller
-    /// of a pool waits for its batch, and returns their counts.
-    fn together(&self, command: impl Fn() -> Command) -> Result<Vec<u64>> {
+    /// of a pool waits for its batch, and returns what each did.
+    fn together(&self, command: impl Fn() -> Command) -> Result<Vec<Counted>> {
         let gone = || Error::executor("probe", "a spinner thread is gone");
-        for s in &self.spinners {
+        // Spinner 0 is placed on the calling thread's own core: woken first, it could take
+        // that core from the caller (a woken thread may preempt its waker) before the caller
+        // has woken the others, for milliseconds. Measured: spinner 1 then started 0.7-4.3 ms
+        // late in 30 of 69 rounds. So it is woken last.
+        for s in self.spinners.iter().rev() {
             s.commands.send(command()).map_err(|_| gone())?;
         }
         self.spinners
@@ -131,18 +154,36 @@ impl CeilingProbe {
             .collect()
     }
 
-    /// Steps counted by each spinner thread from now until one deadline. They count from when
-    /// they wake: a late wake is time the host did not deliver.
-    fn count_many(&self, window: Duration) -> Result<Vec<u64>> {
+    /// What each spinner thread delivered from now until a deadline `window` away: when it
+    /// got to run, and at what rate from then on. A late wake is time the host did not
+    /// deliver; a spinner that did not run before the deadline delivered nothing.
+    fn count_many(&self, window: Duration) -> Result<Vec<Core>> {
         let start = monotonic_ns();
         let deadline = start + window.as_nanos() as u64;
-        self.together(|| Command::Window(start, deadline))
+        let counted = self.together(|| Command::Window(start, deadline))?;
+        Ok(counted
+            .into_iter()
+            .map(|c| {
+                let ran_ns = deadline.saturating_sub(c.began_ns);
+                let late_ns = c.began_ns.saturating_sub(start);
+                if ran_ns == 0 {
+                    Core::ABSENT
+                } else {
+                    Core {
+                        delay_s: late_ns as f64 / 1e9,
+                        rate: c.steps as f64 * 1e9 / ran_ns as f64,
+                    }
+                }
+            })
+            .collect())
     }
 
-    /// Steps the calling thread counts alone over `window`: the one-core reference.
-    fn count_alone(window: Duration) -> u64 {
+    /// Loop steps per second the calling thread counts alone over `window`: the one-core
+    /// reference.
+    fn rate_alone(window: Duration) -> f64 {
         let start = monotonic_ns();
-        spin(start, start + window.as_nanos() as u64)
+        let counted = spin(start, start + window.as_nanos() as u64);
+        counted.steps as f64 / window.as_secs_f64()
     }
 
     /// Time for the spinners to do `steps` loop steps in all, split evenly: the batch of a
@@ -159,65 +200,91 @@ impl CeilingProbe {
         Ok(started.elapsed())
     }
 
-    /// One measurement: the speed of each of the c spinners while all ran, relative to the
-    /// calling thread running alone, each over `window` (the length of a perfectly parallel
-    /// batch: the serial batch's time over c), in the order `many_first` says. `[1.0]` when
-    /// c is 1.
-    pub fn measure(&self, window: Duration, many_first: bool) -> Result<Vec<f64>> {
-        let c = self.cores();
-        if c <= 1 {
-            return Ok(vec![1.0]);
-        }
+    /// One measurement: each spinner's rate while all c ran for `window` (the length of a
+    /// perfectly parallel batch: the serial batch's time over c), and the calling thread's
+    /// rate alone over a quarter of it, in the order `many_first` says. No spinners when c
+    /// is 1. The rate alone only sizes the batch's work in loop steps, as a median over many
+    /// rounds, so a short window does: the round is shorter and more rounds fit the budget.
+    pub fn measure(&self, window: Duration, many_first: bool) -> Result<Sample> {
         let window = window.clamp(MIN_WINDOW, MAX_WINDOW);
-        let (one, many) = if many_first {
+        let short = (window / 4).max(MIN_WINDOW);
+        if self.spinners.is_empty() {
+            return Ok(Sample {
+                alone: Self::rate_alone(short),
+                many: Vec::new(),
+            });
+        }
+        let (alone, many) = if many_first {
             let many = self.count_many(window)?;
-            (Self::count_alone(window), many)
+            (Self::rate_alone(short), many)
         } else {
-            let one = Self::count_alone(window);
-            (one, self.count_many(window)?)
+            let alone = Self::rate_alone(short);
+            (alone, self.count_many(window)?)
         };
-        let alone = one.max(1) as f64;
-        Ok(many.iter().map(|&n| n as f64 / alone).collect())
+        Ok(Sample { alone, many })
     }
 }
 
-/// The ceiling of a round: the speedup a perfect executor reaches on cores of these `speeds`
-/// (relative to the baseline's core) with these `tasks` (their durations in the baseline's
-/// batch). A perfect executor has no overhead and gives the next task to the core that is
-/// free first, as a pool pulling from a queue does, so the task sizes count: 8 equal tasks on
-/// cores of speed 1 and 0.8 take 5 task-times, not 8 / 1.8 = 4.4. With equal speeds and
-/// enough tasks it is the sum of the speeds. Without tasks it is that sum.
-pub fn ceiling(tasks: &[f64], speeds: &[f64]) -> f64 {
-    let speeds: Vec<f64> = speeds
+/// What one probe measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Loop steps per second of the calling thread alone: the one-core reference.
+    pub alone: f64,
+    /// Each of the c spinners while all ran together.
+    pub many: Vec<Core>,
+}
+
+/// One core as a spinner found it: free after a delay, then running at a rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Core {
+    /// Seconds from the wake-up call until the spinner ran.
+    pub delay_s: f64,
+    /// Loop steps per second from then on.
+    pub rate: f64,
+}
+
+impl Core {
+    /// A core that did not run at all in the window.
+    pub const ABSENT: Core = Core {
+        delay_s: 0.0,
+        rate: 0.0,
+    };
+
+    /// A core free at once at `rate`.
+    pub fn at(rate: f64) -> Core {
+        Core { delay_s: 0.0, rate }
+    }
+}
+
+/// The batch time of a perfect executor: `work` (each task's loop steps) on `cores`, each
+/// free after its delay and then running at its rate. It has no overhead of its own and gives
+/// each task to the core that would finish it first, so task sizes count on uneven cores: 8
+/// equal tasks on cores of speed 1 and 0.8 take 5 task-times, not 8 / 1.8 = 4.4. A core that
+/// woke late joins late, as a late worker does; one that did not run gets no task. `None`
+/// without a core that ran or without work.
+pub fn perfect_batch_s(work: &[f64], cores: &[Core]) -> Option<f64> {
+    let cores: Vec<Core> = cores
         .iter()
         .copied()
-        .filter(|s| s.is_finite() && *s > 0.0)
+        .filter(|c| c.rate.is_finite() && c.rate > 0.0 && c.delay_s.is_finite())
         .collect();
-    let serial: f64 = tasks.iter().filter(|d| d.is_finite() && **d > 0.0).sum();
-    if speeds.is_empty() {
-        return 1.0;
+    let work: Vec<f64> = work
+        .iter()
+        .copied()
+        .filter(|w| w.is_finite() && *w > 0.0)
+        .collect();
+    if cores.is_empty() || work.is_empty() {
+        return None;
     }
-    if serial <= 0.0 {
-        return speeds.iter().sum();
-    }
-    let mut free = vec![0.0f64; speeds.len()];
-    for &d in tasks.iter().filter(|d| d.is_finite() && **d > 0.0) {
-        // The core free first takes the task; a tie goes to the faster core.
+    let mut free: Vec<f64> = cores.iter().map(|c| c.delay_s.max(0.0)).collect();
+    for w in work {
+        let finish = |k: usize| free[k] + w / cores[k].rate;
         let k = (0..free.len())
-            .min_by(|&a, &b| {
-                free[a]
-                    .total_cmp(&free[b])
-                    .then(speeds[b].total_cmp(&speeds[a]))
-            })
+            .min_by(|&a, &b| finish(a).total_cmp(&finish(b)))
             .expect("at least one core");
-        free[k] += d / speeds[k];
+        free[k] = finish(k);
     }
-    let makespan = free.iter().copied().fold(0.0, f64::max);
-    if makespan > 0.0 {
-        serial / makespan
-    } else {
-        speeds.iter().sum()
-    }
+    Some(free.iter().copied().fold(0.0, f64::max))
 }
 
 impl Drop for CeilingProbe {
@@ -235,24 +302,51 @@ impl Drop for CeilingProbe {
 
 #[cfg(test)]
 mod tests {
-    use super::ceiling;
+    use super::{perfect_batch_s, Core};
 
-    #[test]
-    fn equal_cores_and_many_tasks_give_the_core_count() {
-        assert!((ceiling(&[1.0; 64], &[1.0, 1.0]) - 2.0).abs() < 1e-12);
-        assert!((ceiling(&[], &[1.0, 0.5]) - 1.5).abs() < 1e-12);
-        assert_eq!(ceiling(&[1.0; 8], &[1.0]), 1.0);
+    /// The speedup of a perfect executor on cores free at once: one core's time over the
+    /// perfect batch.
+    fn speedup(work: &[f64], rates: &[f64]) -> f64 {
+        let cores: Vec<Core> = rates.iter().map(|&r| Core::at(r)).collect();
+        work.iter().sum::<f64>() / perfect_batch_s(work, &cores).unwrap()
     }
 
     #[test]
-    fn uneven_cores_and_coarse_tasks_cost_what_list_scheduling_costs() {
-        // Speeds 1 and 0.8, 8 equal tasks: the slow core finishes last at 5 task-times.
-        let c = ceiling(&[1.0; 8], &[1.0, 0.8]);
+    fn equal_cores_and_many_tasks_give_the_core_count() {
+        assert!((speedup(&[1.0; 64], &[1.0, 1.0]) - 2.0).abs() < 1e-12);
+        assert_eq!(speedup(&[1.0; 8], &[1.0]), 1.0);
+        assert_eq!(perfect_batch_s(&[], &[Core::at(1.0)]), None);
+        assert_eq!(
+            perfect_batch_s(&[1.0], &[Core::ABSENT, Core::at(f64::NAN)]),
+            None
+        );
+    }
+
+    #[test]
+    fn uneven_cores_and_coarse_tasks_cost_what_a_perfect_schedule_costs() {
+        // Speeds 1 and 0.8, 8 equal tasks: the batch ends at 5 task-times.
+        let c = speedup(&[1.0; 8], &[1.0, 0.8]);
         assert!((c - 8.0 / 5.0).abs() < 1e-9, "{c}");
         // Finer tasks come closer to the sum of the speeds.
-        let fine = ceiling(&[0.125; 64], &[1.0, 0.8]);
+        let fine = speedup(&[0.125; 64], &[1.0, 0.8]);
         assert!(fine > 1.75 && fine <= 1.8 + 1e-9, "{fine}");
         // One task cannot be split: no speedup at all.
-        assert!((ceiling(&[1.0], &[1.0, 1.0]) - 1.0).abs() < 1e-12);
+        assert!((speedup(&[1.0], &[1.0, 1.0]) - 1.0).abs() < 1e-12);
+        // A core that barely ran gets nothing: the batch is one core's.
+        assert!((speedup(&[1.0; 8], &[1.0, 1e-6]) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_late_core_joins_late_at_its_own_speed() {
+        // 8 tasks of 1 s on two cores of speed 1; the second is free after 2 s. It takes 3
+        // of the tasks: the batch ends at 5 s, not at 4 s (both on time) nor 8 s (one core).
+        let late = [
+            Core::at(1.0),
+            Core {
+                delay_s: 2.0,
+                rate: 1.0,
+            },
+        ];
+        assert!((perfect_batch_s(&[1.0; 8], &late).unwrap() - 5.0).abs() < 1e-12);
     }
 }

@@ -99,6 +99,7 @@ pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Result<Repor
     let mut short_cores = Vec::new();
     // One probe per distinct c, started once: spinners are threads, not free to start.
     let mut probes: Vec<CeilingProbe> = Vec::new();
+    let home = super::home_core();
     for workload_name in &cfg.workloads {
         interrupt::check()?;
         let baseline_label = format!("{workload_name}/{}/1", executor::baseline().name);
@@ -116,11 +117,11 @@ pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Result<Repor
             let c = executor::workers_of(executor_name, *workers)
                 .min(cfg.cores)
                 .max(1);
-            // One worker against the baseline: both on the core this thread is on.
-            let _same_core = system::current_cpu().and_then(|cpu| super::same_core(c, cpu));
+            // One worker against the baseline: both on the baseline's core.
+            let _same_core = home.and_then(|cpu| super::same_core(c, cpu));
             let mut prepared = bench.prepare(executor_name, *workers)?;
             if !probes.iter().any(|p| p.cores() == c) {
-                probes.push(CeilingProbe::start(c)?);
+                probes.push(CeilingProbe::start(c, &cfg.exec.placement)?);
             }
             let probe = probes
                 .iter()
@@ -130,6 +131,7 @@ pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Result<Repor
                 &mut bench,
                 &mut prepared,
                 probe,
+                home,
                 &cfg.policy,
                 &mut rng,
                 &mut |n| {
@@ -291,6 +293,10 @@ pub fn machine(cfg: &SweepConfig) -> Machine {
         commit: git_commit(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         note: None,
+        placement: match &cfg.exec.placement {
+            system::Placement::Spread(cores) => Some(cores.clone()),
+            system::Placement::Os => None,
+        },
     }
 }
 

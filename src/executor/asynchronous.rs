@@ -15,9 +15,11 @@
 use super::{inject_fault, ExecOptions, Executor, ExecutorInfo, Job};
 use crate::error::{Error, Result, TaskError};
 use crate::measure::{Batch, BatchBuilder, Counters, Origin, TaskOutput, TaskRecord};
+use crate::system::Placement;
 use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use tokio::sync::Semaphore;
@@ -31,7 +33,7 @@ pub const INFO: ExecutorInfo = ExecutorInfo {
 };
 
 fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
-    Ok(Box::new(Async::new(options.workers)?))
+    Ok(Box::new(Async::new(options.workers, &options.placement)?))
 }
 
 /// The async executor: a runtime owned by this executor (never a global one).
@@ -42,10 +44,17 @@ pub struct Async {
 
 impl Async {
     /// Builds a runtime with `workers` worker threads, with its IO and timer drivers on.
-    pub fn new(workers: usize) -> Result<Self> {
+    /// Threads are placed in the order they start: the W workers first, then any thread
+    /// that `block_in_place` starts in a worker's stead.
+    pub fn new(workers: usize, placement: &Placement) -> Result<Self> {
+        let started = AtomicUsize::new(0);
+        let placement = placement.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .thread_name("parbench-async")
+            .on_thread_start(move || {
+                placement.place_current(started.fetch_add(1, Ordering::Relaxed));
+            })
             .enable_all()
             .build()
             .map_err(|e| Error::executor(INFO.name, format!("cannot build the runtime: {e}")))?;

@@ -25,6 +25,7 @@ use super::pool::ThreadPool;
 use super::{ExecOptions, Executor, ExecutorInfo, Interpreter, Job};
 use crate::error::{Result, UsageError};
 use crate::measure::Batch;
+use crate::system::Placement;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -41,6 +42,7 @@ fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
     Ok(Box::new(GilPool::new(
         options.workers,
         options.switch_interval,
+        &options.placement,
     )?))
 }
 
@@ -161,13 +163,14 @@ pub struct GilPool {
 }
 
 impl GilPool {
-    /// Starts `workers` threads sharing a lock with this switch interval.
-    pub fn new(workers: usize, interval: Duration) -> Result<Self> {
+    /// Starts `workers` threads, placed as `placement` says, sharing a lock with this switch
+    /// interval.
+    pub fn new(workers: usize, interval: Duration, placement: &Placement) -> Result<Self> {
         if interval.is_zero() {
             return Err(UsageError::new("the GIL switch interval must be positive").into());
         }
         let gil = Arc::new(Gil::new(interval));
-        let pool = ThreadPool::start(INFO.name, workers, Some(gil.clone()))?;
+        let pool = ThreadPool::start(INFO.name, workers, Some(gil.clone()), placement)?;
         Ok(GilPool { gil, pool })
     }
 }
@@ -249,7 +252,9 @@ mod tests {
 
     #[test]
     fn zero_interval_is_a_usage_error() {
-        let err = GilPool::new(1, Duration::ZERO).err().unwrap();
+        let err = GilPool::new(1, Duration::ZERO, &Placement::Os)
+            .err()
+            .unwrap();
         assert!(matches!(err, crate::error::Error::Usage(_)), "{err}");
     }
 }

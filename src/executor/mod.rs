@@ -119,6 +119,8 @@ pub struct ExecOptions {
     /// so a stalled worker can never hang a run. In-process executors cannot kill a thread
     /// and ignore it.
     pub task_timeout: Duration,
+    /// Where the workers run: where the OS puts them, or one core each.
+    pub placement: crate::system::Placement,
 }
 
 impl ExecOptions {
@@ -129,6 +131,7 @@ impl ExecOptions {
             worker_exe: None,
             switch_interval: Duration::from_millis(5),
             task_timeout: crate::validate::DEFAULT_TASK_TIMEOUT,
+            placement: crate::system::Placement::Os,
         }
     }
 }

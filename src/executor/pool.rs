@@ -4,6 +4,7 @@
 use super::{execute_timed, Ctx, ExecOptions, Executor, ExecutorInfo, Interpreter, Job};
 use crate::error::{Error, Result, TaskError};
 use crate::measure::{Batch, BatchBuilder, Counters, Origin, TaskOutput, TaskRecord};
+use crate::system::Placement;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -17,7 +18,12 @@ pub const INFO: ExecutorInfo = ExecutorInfo {
 };
 
 fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
-    Ok(Box::new(ThreadPool::new(options.workers)?))
+    Ok(Box::new(ThreadPool::start(
+        INFO.name,
+        options.workers,
+        None,
+        &options.placement,
+    )?))
 }
 
 type Outcome = (Result<TaskOutput, TaskError>, TaskRecord);
@@ -41,9 +47,9 @@ pub struct ThreadPool {
 }
 
 impl ThreadPool {
-    /// Starts `workers` threads that wait on the queue.
+    /// Starts `workers` threads that wait on the queue, placed where the OS puts them.
     pub fn new(workers: usize) -> Result<Self> {
-        Self::start(INFO.name, workers, None)
+        Self::start(INFO.name, workers, None, &Placement::Os)
     }
 
     /// Starts `workers` threads named after executor `name`. With an `interpreter`, each
@@ -53,6 +59,7 @@ impl ThreadPool {
         name: &'static str,
         workers: usize,
         interpreter: Option<SharedInterpreter>,
+        placement: &Placement,
     ) -> Result<Self> {
         let (queue, rx) = channel::<Work>();
         let rx = Arc::new(Mutex::new(rx));
@@ -60,9 +67,13 @@ impl ThreadPool {
             .map(|worker| {
                 let rx = Arc::clone(&rx);
                 let interpreter = interpreter.clone();
+                let placement = placement.clone();
                 std::thread::Builder::new()
                     .name(format!("parbench-{name}-{worker}"))
-                    .spawn(move || worker_loop(worker, &rx, interpreter.as_deref()))
+                    .spawn(move || {
+                        placement.place_current(worker);
+                        worker_loop(worker, &rx, interpreter.as_deref())
+                    })
             })
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(|e| Error::executor(name, format!("cannot spawn a thread: {e}")))?;

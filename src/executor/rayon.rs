@@ -18,6 +18,10 @@ fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
     let pool = ::rayon::ThreadPoolBuilder::new()
         .num_threads(options.workers)
         .thread_name(|i| format!("parbench-rayon-{i}"))
+        .start_handler({
+            let placement = options.placement.clone();
+            move |i| placement.place_current(i)
+        })
         .build()
         .map_err(|e| Error::executor(INFO.name, e))?;
     Ok(Box::new(Rayon { pool }))

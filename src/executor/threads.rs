@@ -5,6 +5,7 @@
 use super::{execute_timed, Ctx, ExecOptions, Executor, ExecutorInfo, Job};
 use crate::error::{Error, Result};
 use crate::measure::{Batch, BatchBuilder, Counters, Origin};
+use crate::system::Placement;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Registry entry.
@@ -18,6 +19,7 @@ pub const INFO: ExecutorInfo = ExecutorInfo {
 fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
     Ok(Box::new(Threads {
         workers: options.workers,
+        placement: options.placement.clone(),
     }))
 }
 
@@ -25,6 +27,7 @@ fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
 #[derive(Debug)]
 pub struct Threads {
     workers: usize,
+    placement: Placement,
 }
 
 impl Executor for Threads {
@@ -46,9 +49,11 @@ impl Executor for Threads {
             let handles: Vec<_> = (0..threads)
                 .map(|worker| {
                     let next = &next;
+                    let placement = &self.placement;
                     std::thread::Builder::new()
                         .name(format!("parbench-thread-{worker}"))
                         .spawn_scoped(scope, move || {
+                            placement.place_current(worker);
                             let ctx = Ctx::plain(worker);
                             let mut done = Vec::new();
                             loop {

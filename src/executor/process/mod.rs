@@ -24,6 +24,7 @@ pub use worker::{worker_main, FAULT_ENV, PARENT_ENV};
 use super::{ExecOptions, Executor, ExecutorInfo, Job};
 use crate::error::{Error, Result};
 use crate::measure::Batch;
+use crate::system::Placement;
 use pool::{Session, State};
 use spawn::Worker;
 use std::ffi::OsString;
@@ -47,6 +48,7 @@ fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
         ProcessPool::builder(exe)
             .workers(options.workers)
             .task_timeout(options.task_timeout)
+            .placement(options.placement.clone())
             .start()?,
     ))
 }
@@ -62,6 +64,7 @@ pub struct ProcessPoolBuilder {
     start_timeout: Duration,
     task_timeout: Duration,
     grace: Duration,
+    placement: Placement,
 }
 
 impl ProcessPoolBuilder {
@@ -102,6 +105,13 @@ impl ProcessPoolBuilder {
     /// stalled worker (stopped, deadlocked, swapping) then costs this long, never forever.
     pub fn task_timeout(mut self, timeout: Duration) -> Self {
         self.task_timeout = timeout;
+        self
+    }
+
+    /// Where the worker processes run (default: where the OS puts them). A replacement
+    /// worker takes its lane's place.
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
         self
     }
 
@@ -169,6 +179,7 @@ impl ProcessPool {
             start_timeout: Duration::from_secs(30),
             task_timeout: crate::validate::DEFAULT_TASK_TIMEOUT,
             grace: Duration::from_secs(2),
+            placement: Placement::Os,
         }
     }
 

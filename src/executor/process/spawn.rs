@@ -106,8 +106,12 @@ impl ProcessPool {
             .env(PARENT_ENV, std::process::id().to_string())
             .envs(self.config.env.iter().map(|(k, v)| (k, v)));
         // Children are forked by a long-lived spawner thread, whose cores may differ from
-        // the pool's: give them the pool's, as an in-process pool's threads inherit them.
-        let set = crate::system::cpu_set(&self.affinity);
+        // the pool's: give them the pool's, as an in-process pool's threads inherit them, or
+        // the lane's own core when the pool is placed.
+        let set = match self.config.placement.core_of(lane) {
+            Some(core) => crate::system::cpu_set(&[core]),
+            None => crate::system::cpu_set(&self.affinity),
+        };
         // SAFETY: sched_setaffinity is async-signal-safe and `set` is a plain value.
         unsafe {
             use std::os::unix::process::CommandExt;
