@@ -20,7 +20,8 @@ fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
         .thread_name(|i| format!("parbench-rayon-{i}"))
         .start_handler({
             let placement = options.placement.clone();
-            move |i| placement.place_current(i)
+            let workers = options.workers;
+            move |i| placement.place_current(i, workers)
         })
         .build()
         .map_err(|e| Error::executor(INFO.name, e))?;
