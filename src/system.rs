@@ -148,17 +148,13 @@ pub enum Placement {
     /// Workers run where the OS puts them (they inherit the starting thread's cores).
     #[default]
     Os,
-    /// One core per worker, in turn over these cores, the first of which is the calling
-    /// thread's own. A lone worker runs on it (beside the baseline it is compared with).
-    /// With more workers the calling thread's core comes last in each turn: workers are
-    /// woken in order, and one woken on the caller's core may take that core from the
-    /// caller for milliseconds before the caller has woken the rest.
+    /// Worker i runs on core `cores[i % cores.len()]`: one core each while W <= cores, and
+    /// W / cores workers per core above.
     Spread(Vec<usize>),
 }
 
 impl Placement {
-    /// Spread over the cores the calling thread may use, the first of them its home, or
-    /// [`Placement::Os`] on one core.
+    /// Spread over the cores the calling thread may use, or [`Placement::Os`] on one core.
     pub fn spread() -> Self {
         let cores = allowed_cpus();
         if cores.len() > 1 {
@@ -168,21 +164,20 @@ impl Placement {
         }
     }
 
-    /// The core of worker `worker` of `workers`, if placed.
-    pub fn core_of(&self, worker: usize, workers: usize) -> Option<usize> {
+    /// The core of worker `worker`, if placed.
+    pub fn core_of(&self, worker: usize) -> Option<usize> {
         match self {
             Placement::Os => None,
             Placement::Spread(cores) if cores.is_empty() => None,
-            Placement::Spread(cores) if workers <= 1 => Some(cores[0]),
-            Placement::Spread(cores) => Some(cores[(worker + 1) % cores.len()]),
+            Placement::Spread(cores) => Some(cores[worker % cores.len()]),
         }
     }
 
-    /// Puts the calling thread, worker `worker` of `workers`, on its core. A refused pin (a
-    /// core taken away by a cgroup since the run started) leaves the thread where the OS
-    /// puts it: the worker still runs, only unplaced.
-    pub fn place_current(&self, worker: usize, workers: usize) {
-        if let Some(core) = self.core_of(worker, workers) {
+    /// Puts the calling thread, worker `worker`, on its core. A refused pin (a core taken
+    /// away by a cgroup since the run started) leaves the thread where the OS puts it: the
+    /// worker still runs, only unplaced.
+    pub fn place_current(&self, worker: usize) {
+        if let Some(core) = self.core_of(worker) {
             let _ = set_thread_cpus(&[core]);
         }
     }
@@ -323,14 +318,12 @@ fn clock_ticks_per_s() -> f64 {
 mod tests {
 
     #[test]
-    fn spread_placement_takes_the_cores_in_turn_the_home_core_last() {
+    fn spread_placement_takes_the_cores_in_turn() {
         let p = Placement::Spread(vec![2, 5]);
-        let cores: Vec<_> = (0..5).map(|w| p.core_of(w, 5)).collect();
-        assert_eq!(cores, vec![Some(5), Some(2), Some(5), Some(2), Some(5)]);
-        // A lone worker stays on the home core, beside the baseline.
-        assert_eq!(p.core_of(0, 1), Some(2));
-        assert_eq!(Placement::Os.core_of(0, 2), None);
-        assert_eq!(Placement::Spread(Vec::new()).core_of(3, 4), None);
+        let cores: Vec<_> = (0..5).map(|w| p.core_of(w)).collect();
+        assert_eq!(cores, vec![Some(2), Some(5), Some(2), Some(5), Some(2)]);
+        assert_eq!(Placement::Os.core_of(0), None);
+        assert_eq!(Placement::Spread(Vec::new()).core_of(3), None);
     }
 
     use super::*;

@@ -108,7 +108,7 @@ impl CeilingProbe {
             let handle = std::thread::Builder::new()
                 .name(format!("parbench-probe-{i}"))
                 .spawn(move || {
-                    placement.place_current(i, n);
+                    placement.place_current(i);
                     while let Ok(command) = command_rx.recv() {
                         let count = match command {
                             Command::Window(start, deadline) => spin(start, deadline),
@@ -141,11 +141,11 @@ impl CeilingProbe {
     /// of a pool waits for its batch, and returns what each did.
     fn together(&self, command: impl Fn() -> Command) -> Result<Vec<Counted>> {
         let gone = || Error::executor("probe", "a spinner thread is gone");
-        // In order, as executors wake their workers: the spinner placed on the calling
-        // thread's own core is the last (see `Placement::Spread`). Woken first, it took that
-        // core from the caller before the others were woken: the next spinner then started
-        // 0.7-4.3 ms late in 30 of 69 rounds.
-        for s in &self.spinners {
+        // Spinner 0 is placed on the calling thread's own core: woken first, it could take
+        // that core from the caller (a woken thread may preempt its waker) before the caller
+        // has woken the others, for milliseconds. Measured: spinner 1 then started 0.7-4.3 ms
+        // late in 30 of 69 rounds. So it is woken last.
+        for s in self.spinners.iter().rev() {
             s.commands.send(command()).map_err(|_| gone())?;
         }
         self.spinners

@@ -53,7 +53,7 @@ impl Async {
             .worker_threads(workers)
             .thread_name("parbench-async")
             .on_thread_start(move || {
-                placement.place_current(started.fetch_add(1, Ordering::Relaxed), workers);
+                placement.place_current(started.fetch_add(1, Ordering::Relaxed));
             })
             .enable_all()
             .build()

@@ -71,7 +71,7 @@ impl ThreadPool {
                 std::thread::Builder::new()
                     .name(format!("parbench-{name}-{worker}"))
                     .spawn(move || {
-                        placement.place_current(worker, workers);
+                        placement.place_current(worker);
                         worker_loop(worker, &rx, interpreter.as_deref())
                     })
             })

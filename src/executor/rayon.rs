@@ -20,8 +20,7 @@ fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
         .thread_name(|i| format!("parbench-rayon-{i}"))
         .start_handler({
             let placement = options.placement.clone();
-            let workers = options.workers;
-            move |i| placement.place_current(i, workers)
+            move |i| placement.place_current(i)
         })
         .build()
         .map_err(|e| Error::executor(INFO.name, e))?;

@@ -53,7 +53,7 @@ impl Executor for Threads {
                     std::thread::Builder::new()
                         .name(format!("parbench-thread-{worker}"))
                         .spawn_scoped(scope, move || {
-                            placement.place_current(worker, threads);
+                            placement.place_current(worker);
                             let ctx = Ctx::plain(worker);
                             let mut done = Vec::new();
                             loop {

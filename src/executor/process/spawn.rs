@@ -108,7 +108,7 @@ impl ProcessPool {
         // Children are forked by a long-lived spawner thread, whose cores may differ from
         // the pool's: give them the pool's, as an in-process pool's threads inherit them, or
         // the lane's own core when the pool is placed.
-        let set = match self.config.placement.core_of(lane, self.config.workers) {
+        let set = match self.config.placement.core_of(lane) {
             Some(core) => crate::system::cpu_set(&[core]),
             None => crate::system::cpu_set(&self.affinity),
         };
