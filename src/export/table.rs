@@ -62,7 +62,7 @@ impl Exporter for Table {
             .unwrap_or_default();
         out.push_str(&format!(
             "cores: {}{pinned}. speedup: median over paired rounds of serial/executor, 95% interval.\n\
-             ceiling: cores the host delivered (c spinners / one), eff = speedup / min(workers, cores),\n\
+             ceiling: serial / a perfect executor on the cores the probe found, eff = speedup / min(workers, cores),\n\
              eff/ceil = speedup / ceiling per round: read it for CPU-bound work. --wide: more columns.\n",
             m.cores
         ));
