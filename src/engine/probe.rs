@@ -1,20 +1,19 @@
-//! The host ceiling: how many cores the host really delivered in a round.
+//! The host ceiling: what the host really delivered in a round.
 //!
-//! c spinner threads (no shared data), started once and parked between measurements, are
-//! woken together and count loop steps until a common deadline; their counts are compared
-//! with one spinner's count over a window of the same length, and that one spinner is the
-//! calling thread itself, the one that runs the serial baseline: when the cores run at
-//! different speeds (they do here), "one core" means the baseline's core. The ratio is the
-//! speedup a perfect executor could have reached on what the host gave in that round: 2.0 on
-//! two free cores, 1.5 when one vCPU ran at half speed, 1.0 when both vCPUs shared one core.
-//! Counting over a fixed window (not a fixed amount of work) credits an uneven pair of cores
-//! the way a pool that pulls work would use them.
+//! c spinner threads (no shared data), started once, placed as the executors' workers are and
+//! parked between measurements as a pool's workers are, are woken for each measurement. Each
+//! notes when it got to run and counts loop steps until a common deadline, so every core is
+//! measured as free after a delay, then running at a rate: a vCPU woken late is time the host
+//! did not deliver, and every executor whose workers wait between batches pays it too. The
+//! calling thread, which runs the serial baseline, counts alone on its home core for the
+//! one-core rate, which sizes a batch's work in loop steps.
 //!
-//! The c spinners are all parked threads, as a pool's workers are, and each counts from when
-//! it wakes: waking an idle vCPU costs from tens of microseconds to milliseconds on a shared
-//! host, every executor whose workers wait between batches pays it, and so the ceiling counts
-//! it against the host too. (An earlier probe ran the calling thread as one of the c and so
-//! woke one thread fewer than any pool does, counting that wake-up against the executor.)
+//! [`perfect_batch_s`] turns that into the batch time of a perfect executor on those cores,
+//! and the round's ceiling is the serial batch over it (`engine::rounds`): 2.0 on two free
+//! cores, 1.6 for 8 equal tasks when one vCPU ran at 0.8, 1.0 when both vCPUs shared one
+//! core. An earlier probe compared spinner counts over the window, which averaged a late
+//! wake into the core's rate: in runs where one spinner woke milliseconds late, executors
+//! read 1.04-1.38 of that "perfect" executor.
 
 use crate::error::{Error, Result};
 use crate::measure::monotonic_ns;

@@ -1,8 +1,9 @@
 //! Paired rounds: a baseline batch, the executor's batch and the ceiling probe, back to back
 //! in a random order, repeated until the speedup's interval is narrow or the budget is spent.
 //!
-//! A round lasts tens of milliseconds, shorter than the host's slow phases (seconds), so the
-//! three members of a round see the same host: their ratios hold when their times do not.
+//! A round lasts tens of milliseconds. The host's slow phases last seconds, but its speed
+//! also jumps within milliseconds, so the executor's batch sits in the middle, next to the
+//! two members it is divided by: the baseline (speedup) and the probe (ceiling).
 
 use super::probe::{self, CeilingProbe, Sample};
 use super::stats::{self, Estimate, SplitMix};
