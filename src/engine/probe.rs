@@ -13,7 +13,7 @@
 //! cores, 1.6 for 8 equal tasks when one vCPU ran at 0.8, 1.0 when both vCPUs shared one
 //! core. An earlier probe compared spinner counts over the window, which averaged a late
 //! wake into the core's rate: in runs where one spinner woke milliseconds late, executors
-//! read 1.04-1.38 of that "perfect" executor.
+//! read up to 1.38 of that "perfect" executor.
 
 use crate::error::{Error, Result};
 use crate::measure::monotonic_ns;
