@@ -98,20 +98,26 @@ fn bad_sizes_and_paths() {
     usage_error(&[], "subcommand");
 }
 
-#[test]
-fn no_pin_leaves_the_workers_to_the_os() {
-    let out = parbench()
-        .args(quick_with(&[
-            "-e", "pool", "-n", "2", "--no-pin", "-f", "json",
-        ]))
-        .output()
-        .unwrap();
+/// Runs parbench with `args`, which must succeed and print one JSON document.
+fn json_of<I, S>(args: I) -> serde_json::Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = parbench().args(args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+#[test]
+fn no_pin_leaves_the_workers_to_the_os() {
+    let doc = json_of(quick_with(&[
+        "-e", "pool", "-n", "2", "--no-pin", "-f", "json",
+    ]));
     assert!(doc["machine"]["placement"].is_null());
     let pool = &doc["results"][1];
     assert_eq!(pool["executor"], "pool");
@@ -120,36 +126,26 @@ fn no_pin_leaves_the_workers_to_the_os() {
 
 #[test]
 fn json_sweep_checks_checksums() {
-    let out = parbench()
-        .args([
-            "run",
-            "-w",
-            "cpu,dot",
-            "-e",
-            "serial,threads,pool,rayon",
-            "-n",
-            "1,2",
-            "--tasks",
-            "3",
-            "--size",
-            "32",
-            "-r",
-            "6",
-            "--budget-s",
-            "0",
-            "-f",
-            "json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    let doc = json_of([
+        "run",
+        "-w",
+        "cpu,dot",
+        "-e",
+        "serial,threads,pool,rayon",
+        "-n",
+        "1,2",
+        "--tasks",
+        "3",
+        "--size",
+        "32",
+        "-r",
+        "6",
+        "--budget-s",
+        "0",
+        "-f",
+        "json",
+        "-q",
+    ]);
     let cores = doc["machine"]["cores"].as_u64().unwrap();
     assert!(cores >= 1);
     // Workers are spread one per core by default (where there is more than one).
