@@ -269,7 +269,8 @@ fn a_stopped_worker_times_out_is_killed_and_replaced() {
         "{text}"
     );
     assert_eq!(batch.records[failures[0].task].pid, victim);
-    // The other worker ran every other task; the stalled one is gone and replaced.
+    // The other worker ran every other task, the one that waited in the stalled worker's
+    // pipe behind its running task too; the stalled one is gone and replaced.
     assert_eq!(batch.results.iter().filter(|r| r.is_ok()).count(), 5);
     assert!(gone(victim));
     let now: Vec<u32> = pool.pids().into_iter().flatten().collect();

@@ -56,6 +56,9 @@ pub(super) struct Session<'j> {
     pub(super) job: Option<&'j Job>,
     pub(super) batch: Option<BatchBuilder>,
     pub(super) next: usize,
+    /// Tasks handed back unrun (they waited behind a task in a worker that was lost): they
+    /// go out again before `next`.
+    pub(super) retry: Vec<usize>,
     pub(super) remaining: usize,
     pub(super) sent: u64,
     pub(super) received: u64,
@@ -76,6 +79,7 @@ impl<'j> Session<'j> {
             job,
             batch: job.map(|j| BatchBuilder::new(j.len(), Origin::now())),
             next: 0,
+            retry: Vec::new(),
             remaining: tasks,
             sent: 0,
             received: 0,
@@ -93,6 +97,23 @@ impl<'j> Session<'j> {
         }
     }
 
+    /// The next task to send, if any is left.
+    fn take_task(&mut self) -> Option<usize> {
+        let job = self.job?;
+        if let Some(task) = self.retry.pop() {
+            return Some(task);
+        }
+        (self.next < job.len()).then(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+
+    /// Tasks not yet sent to any worker.
+    fn unsent(&self) -> usize {
+        self.job.map_or(0, |j| j.len() - self.next) + self.retry.len()
+    }
+
     fn origin(&self) -> Origin {
         self.batch
             .as_ref()
@@ -101,17 +122,41 @@ impl<'j> Session<'j> {
 }
 
 impl ProcessPool {
-    /// Gives an idle worker the next task, if any is left.
-    fn feed(&mut self, lane: usize, s: &mut Session) {
-        let Some(job) = s.job else { return };
-        let Some(w) = self.lanes[lane].as_mut() else {
-            return;
-        };
-        if w.state != State::Idle || s.next >= job.len() {
-            return;
+    /// Gives worker `lane` work: the next task if it is idle and, with `ahead`, one more to
+    /// wait in its pipe behind the running one while more tasks are left than workers. A
+    /// worker then starts its next task without waiting for this thread to hear its reply and
+    /// answer, as ProcessPoolExecutor's call queue holds a task ahead; near the end of a batch
+    /// tasks go only to workers that are free, so a slow core is not handed one early.
+    fn feed(&mut self, lane: usize, s: &mut Session, ahead: bool) {
+        let workers = self.lanes.len();
+        loop {
+            let Some(w) = self.lanes[lane].as_ref() else {
+                return;
+            };
+            let wanted = match w.state {
+                State::Idle => true,
+                State::Busy { .. } => {
+                    ahead && w.queued.is_none() && !w.out.pending() && s.unsent() > workers
+                }
+                State::Starting => false,
+            };
+            if !wanted {
+                return;
+            }
+            let Some(task) = s.take_task() else { return };
+            if !self.send(lane, task, s) {
+                return;
+            }
         }
-        let task = s.next;
-        s.next += 1;
+    }
+
+    /// Writes `task` to worker `lane`: it runs it now if idle, or next. False when the worker
+    /// was lost on the way.
+    fn send(&mut self, lane: usize, task: usize, s: &mut Session) -> bool {
+        let Some(job) = s.job else { return false };
+        let Some(w) = self.lanes[lane].as_mut() else {
+            return false;
+        };
         let params = job.workload.params();
         let name = job.workload.name();
         let mut head = Vec::new();
@@ -136,7 +181,7 @@ impl ProcessPool {
                         Err(TaskError::new(format!("cannot encode the parameters: {e}"))),
                         record,
                     );
-                    return self.feed(lane, s);
+                    return true;
                 }
             }
         }
@@ -152,14 +197,24 @@ impl ProcessPool {
             data: Some((Arc::clone(&job.inputs), task)),
             data_at: 0,
         };
-        w.state = State::Busy {
-            task,
-            sent_ns: monotonic_ns(),
-        };
+        if w.state == State::Idle {
+            w.state = State::Busy {
+                task,
+                sent_ns: monotonic_ns(),
+            };
+        } else {
+            w.queued = Some(task);
+        }
         // Write now rather than after the next poll: one fewer system call per round trip.
         match w.flush() {
-            Ok(n) => s.sent += n,
-            Err(e) => self.lose(lane, Loss::Pipe(format!("stdin write failed: {e}")), s),
+            Ok(n) => {
+                s.sent += n;
+                true
+            }
+            Err(e) => {
+                self.lose(lane, Loss::Pipe(format!("stdin write failed: {e}")), s);
+                false
+            }
         }
     }
 
@@ -185,10 +240,12 @@ impl ProcessPool {
                     s.cpu_us += w.cpu_us;
                 }
                 w.state = State::Idle;
-                self.feed(lane, s);
+                self.feed(lane, s, true);
             }
+            // The bytes still pending, if any, are the queued task's: the running one was
+            // sent whole before it.
             (Kind::Done | Kind::Failed, State::Busy { task, .. })
-                if frame.words[0] == task as u64 && !w.out.pending() =>
+                if frame.words[0] == task as u64 && (w.queued.is_some() || !w.out.pending()) =>
             {
                 let cpu = frame.words[3];
                 s.cpu_us += cpu.saturating_sub(w.cpu_us);
@@ -211,9 +268,16 @@ impl ProcessPool {
                     stop_s: origin.secs_to(frame.words[2]),
                     ok: result.is_ok(),
                 };
-                w.state = State::Idle;
+                // The queued task starts now: its timeout counts from here.
+                w.state = match w.queued.take() {
+                    Some(next) => State::Busy {
+                        task: next,
+                        sent_ns: monotonic_ns(),
+                    },
+                    None => State::Idle,
+                };
                 s.set(result, record);
-                self.feed(lane, s);
+                self.feed(lane, s, true);
             }
             (kind, state) => {
                 let msg = format!("sent an unexpected {kind:?} frame while {state:?}");
@@ -268,6 +332,10 @@ impl ProcessPool {
             .to_string(),
         };
         let was = w.state;
+        // A task that waited behind the lost one never ran: it goes to another worker.
+        if let Some(queued) = w.queued {
+            s.retry.push(queued);
+        }
         drop(w);
         match was {
             State::Busy { task, sent_ns } => {
@@ -457,8 +525,11 @@ impl ProcessPool {
         }
 
         let mut s = Session::new(Some(job), self.lanes.len());
-        for lane in 0..self.lanes.len() {
-            self.feed(lane, &mut s);
+        // Every worker its first task before any gets one ahead: the first wake-ups first.
+        for ahead in [false, true] {
+            for lane in 0..self.lanes.len() {
+                self.feed(lane, &mut s, ahead);
+            }
         }
         while s.remaining > 0 {
             if let Some(sig) = s.interrupted {
@@ -468,10 +539,8 @@ impl ProcessPool {
                 // Every worker is gone and none could be replaced: the rest cannot run.
                 let why = s.losses.last().cloned().unwrap_or_default();
                 let origin = s.origin();
-                while s.next < job.len() {
+                while let Some(task) = s.take_task() {
                     let now = origin.elapsed_s();
-                    let task = s.next;
-                    s.next += 1;
                     let record = TaskRecord {
                         task,
                         worker: 0,

@@ -40,6 +40,8 @@ pub(super) struct Worker {
     pub(super) reader: FrameReader,
     pub(super) out: Outgoing,
     pub(super) state: State,
+    /// A task written behind the running one, waiting in the worker's pipe.
+    pub(super) queued: Option<usize>,
     /// The workload the worker has open: an `Open` frame is sent only when it changes.
     pub(super) opened: Option<(&'static str, Params)>,
     /// The worker's own CPU time, as last reported.
@@ -149,6 +151,7 @@ impl ProcessPool {
             reader: FrameReader::default(),
             out: Outgoing::default(),
             state: State::Starting,
+            queued: None,
             opened: None,
             cpu_us: 0,
             zero_copy: self.config.zero_copy,
