@@ -1,5 +1,6 @@
-//! The poll loop: one parent thread feeds every worker its next task the moment its reply
-//! arrives (dynamic dispatch), reads replies, and replaces a worker that dies or misbehaves.
+//! The poll loop: one parent thread keeps every worker fed (a task ahead in its pipe while
+//! more are left than workers, then the next one when its reply arrives), reads replies, and
+//! replaces a worker that dies or misbehaves.
 
 use super::pipes::{pollfd, Outgoing};
 use super::protocol::{self, Frame, Kind};
