@@ -153,24 +153,30 @@ pub enum Placement {
     Spread(Vec<usize>),
 }
 
+/// The cores the calling thread may use, when there is more than one to choose from: what
+/// [`Placement::spread`] spreads workers over, and the first of them is where a sweep runs
+/// its baseline.
+pub fn run_cores() -> Option<Vec<usize>> {
+    Some(allowed_cpus()).filter(|cores| cores.len() > 1)
+}
+
 impl Placement {
-    /// Spread over the cores the calling thread may use, or [`Placement::Os`] on one core.
+    /// Spread over [`run_cores`], or [`Placement::Os`] on one core.
     pub fn spread() -> Self {
-        let cores = allowed_cpus();
-        if cores.len() > 1 {
-            Placement::Spread(cores)
-        } else {
-            Placement::Os
+        run_cores().map_or(Placement::Os, Placement::Spread)
+    }
+
+    /// The cores workers are spread over, if placed.
+    pub fn cores(&self) -> Option<&[usize]> {
+        match self {
+            Placement::Os => None,
+            Placement::Spread(cores) => Some(cores).filter(|c| !c.is_empty()).map(Vec::as_slice),
         }
     }
 
     /// The core of worker `worker`, if placed.
     pub fn core_of(&self, worker: usize) -> Option<usize> {
-        match self {
-            Placement::Os => None,
-            Placement::Spread(cores) if cores.is_empty() => None,
-            Placement::Spread(cores) => Some(cores[worker % cores.len()]),
-        }
+        self.cores().map(|cores| cores[worker % cores.len()])
     }
 
     /// Puts the calling thread, worker `worker`, on its core. A refused pin (a core taken
@@ -324,6 +330,8 @@ mod tests {
         assert_eq!(cores, vec![Some(2), Some(5), Some(2), Some(5), Some(2)]);
         assert_eq!(Placement::Os.core_of(0), None);
         assert_eq!(Placement::Spread(Vec::new()).core_of(3), None);
+        assert_eq!(p.cores(), Some(&[2, 5][..]));
+        assert_eq!(Placement::Os.cores(), None);
     }
 
     use super::*;

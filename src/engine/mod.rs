@@ -233,21 +233,14 @@ fn label_failures(e: Error, label: &str) -> Error {
 /// otherwise put the baseline and the single worker on different ones. The pin ends when
 /// the guard drops.
 pub fn same_core(c: usize, cpu: usize) -> Option<system::ThreadPin> {
-    if c == 1 {
-        on_core(Some(cpu))
-    } else {
-        None
-    }
+    on_core(Some(cpu).filter(|_| c == 1 && system::available_cores() > 1))
 }
 
-/// The core every baseline batch of a sweep runs on: the first core the calling thread may
-/// use, or `None` on a one-core machine, where there is nothing to choose.
+/// The core every baseline batch of a sweep runs on: the first of [`system::run_cores`], the
+/// core a spread pool's lone worker gets too; `None` on a one-core machine, where there is
+/// nothing to choose.
 pub fn home_core() -> Option<usize> {
-    if system::available_cores() > 1 {
-        system::allowed_cpus().first().copied()
-    } else {
-        None
-    }
+    system::run_cores().map(|cores| cores[0])
 }
 
 /// Holds the calling thread on `cpu` until the guard drops; nothing when `cpu` is `None`

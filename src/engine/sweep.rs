@@ -293,10 +293,7 @@ pub fn machine(cfg: &SweepConfig) -> Machine {
         commit: git_commit(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         note: None,
-        placement: match &cfg.exec.placement {
-            system::Placement::Spread(cores) => Some(cores.clone()),
-            system::Placement::Os => None,
-        },
+        placement: cfg.exec.placement.cores().map(<[usize]>::to_vec),
     }
 }
 

@@ -47,11 +47,6 @@ pub struct ThreadPool {
 }
 
 impl ThreadPool {
-    /// Starts `workers` threads that wait on the queue, placed where the OS puts them.
-    pub fn new(workers: usize) -> Result<Self> {
-        Self::start(INFO.name, workers, None, &Placement::Os)
-    }
-
     /// Starts `workers` threads named after executor `name`. With an `interpreter`, each
     /// task runs holding its lock, taken after the task leaves the queue and dropped before
     /// the thread waits on the queue again (the `gil` executor).
