@@ -129,6 +129,10 @@ pub enum Error {
     /// process exits 128 + the signal number.
     #[error("interrupted by {}", crate::interrupt::signal_name(*.0))]
     Interrupted(i32),
+    /// The run reached `--max-time` (seconds) and stopped starting blocks; what it measured
+    /// was kept, marked partial.
+    #[error("stopped at --max-time {0} s; the results are partial")]
+    MaxTime(f64),
 }
 
 impl Error {

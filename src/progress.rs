@@ -5,6 +5,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::time::Duration;
 
 /// A progress bar over the configurations of a sweep.
 ///
@@ -62,6 +63,31 @@ impl Progress {
         }
     }
 
+    /// A bar of time rather than steps, for a run whose length is its budget: its length is
+    /// `planned` until [`Progress::plan`] says otherwise, and [`Progress::tick`] moves it to
+    /// the time elapsed; it shows what is left and what the run is doing.
+    pub fn timed(planned: Duration, quiet: bool) -> Self {
+        let p = Progress::new(1, quiet);
+        p.bar.set_length(millis(planned));
+        if let Ok(style) = ProgressStyle::with_template(
+            "[{bar:30.cyan/blue}] {elapsed_precise}, about {eta} left: {wide_msg}",
+        ) {
+            p.bar.set_style(style.progress_chars("=> "));
+        }
+        p
+    }
+
+    /// Sets a timed bar's length: the whole run is now expected to take `total`.
+    pub fn plan(&self, total: Duration) {
+        self.bar.set_length(millis(total).max(self.bar.position()));
+    }
+
+    /// Moves a timed bar to `elapsed` (never past its length).
+    pub fn tick(&self, elapsed: Duration) {
+        let len = self.bar.length().unwrap_or(0);
+        self.bar.set_position(millis(elapsed).min(len));
+    }
+
     /// Replaces the message of the running configuration (e.g. its round count).
     pub fn message(&self, label: impl Into<String>) {
         self.bar.set_message(label.into());
@@ -94,6 +120,11 @@ impl Progress {
     pub fn current(&self) -> u64 {
         self.started
     }
+}
+
+/// Whole milliseconds, for a timed bar's position.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Drop for Progress {

@@ -65,6 +65,10 @@ pub struct RunResult {
     pub efficiency_vs_ceiling: Option<Estimate>,
     /// Paired rounds measured.
     pub rounds: usize,
+    /// Blocks the rounds came in: each a fresh pool and a few rounds, spread over the run.
+    /// The intervals include the variation between blocks. 0 for the baseline's row.
+    #[serde(default)]
+    pub blocks: usize,
     /// api: the ideal wall time ceil(tasks / workers) x latency.
     pub ideal_s: Option<f64>,
     /// api: median wall / ideal.
@@ -117,4 +121,8 @@ pub struct Report {
     pub machine: Machine,
     /// Every configuration, in the order run.
     pub results: Vec<RunResult>,
+    /// True when the run was stopped early (a signal, `--max-time`, a failure): `results`
+    /// holds the configurations that finished their minimum of rounds.
+    #[serde(default)]
+    pub partial: bool,
 }

@@ -297,6 +297,7 @@ fn result(workload: &str, executor: &str, workers: usize, wall: f64, serial: f64
         ceiling: None,
         efficiency_vs_ceiling: None,
         rounds: 1,
+        blocks: 1,
         ideal_s: None,
         wall_over_ideal: None,
         cpu_s: wall,
@@ -518,6 +519,7 @@ fn chart_command_redraws_from_a_json_report() {
             note: None,
             placement: None,
         },
+        partial: false,
         results: sweep(),
     };
     let json = dir.path().join("r.json");

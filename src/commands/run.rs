@@ -4,7 +4,7 @@
 use super::{executor_names, worker_counts, workload_names, ExecArgs};
 use crate::engine::rounds::Policy;
 use crate::engine::sweep::{self, Event, SweepConfig};
-use crate::error::UsageError;
+use crate::error::{Error, UsageError};
 use crate::export::{self, ExportOptions};
 use crate::output::{self, Writer};
 use crate::progress::Progress;
@@ -26,14 +26,20 @@ pub struct RunArgs {
     /// Worker counts, comma-separated.
     #[arg(long, short = 'n', value_delimiter = ',', default_value = "1,2,4")]
     pub workers: Vec<usize>,
-    /// Fewest paired rounds per configuration (1..=10000).
-    #[arg(long, short = 'r', default_value_t = 5)]
+    /// Fewest paired rounds per configuration (1..=10000), run in blocks of 3 spread over the
+    /// workload's window: each block is a fresh pool.
+    #[arg(long, short = 'r', default_value_t = 30)]
     pub repeat: usize,
-    /// Time budget per configuration in seconds (0..=3600): rounds stop when the intervals of
-    /// the speedup and of eff/ceil are within +-2% or the budget is spent, never before
-    /// --repeat rounds.
+    /// Time budget per configuration in seconds, on average (0..=3600). A workload's
+    /// configurations share theirs: after every configuration's --repeat rounds, more blocks
+    /// go to those whose figure to read (eff/ceil; the speedup for api and io) is still wider
+    /// than +-2%. What a workload leaves unspent passes to the next.
     #[arg(long, default_value_t = 2.0)]
     pub budget_s: f64,
+    /// Stop the whole run after this many seconds (1..=86400): no new block starts, and the
+    /// configurations that finished their --repeat rounds are written, marked partial.
+    #[arg(long)]
+    pub max_time: Option<f64>,
     /// Output format: table, json, csv, markdown, bmf.
     #[arg(long, short = 'f', default_value = "table")]
     pub format: String,
@@ -95,12 +101,14 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     let workers = worker_counts(&args.workers)?;
     let exporter = export::find(&args.format)?;
     let policy = Policy::new(args.repeat, args.budget_s)?;
+    let max_time = args.max_time.map(max_time).transpose()?;
     check_outputs(&args)?;
     for w in &workloads {
         args.params.params_for(w)?;
     }
     let mut cfg = SweepConfig::new(workloads, executors, workers);
     cfg.policy = policy;
+    cfg.max_time = max_time;
     cfg.overrides = args.params.clone();
     cfg.exec = args.exec.options()?;
     if let Some(cpus) = &args.cpus {
@@ -113,16 +121,53 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         cfg.exec.placement = system::Placement::spread();
     }
     cfg.cores = system::available_cores();
-    let mut progress = Progress::new(cfg.configurations(), args.quiet);
-    let outcome = sweep::sweep(&cfg, &mut |event| match event {
-        Event::Config(_, _, label) => progress.step(label),
-        Event::Round(label, n) => progress.message(format!("{label}: round {n}")),
+    let mut progress = Progress::timed(cfg.budget(), args.quiet);
+    let started = std::time::Instant::now();
+    let per_workload = cfg.policy.budget.saturating_mul(cfg.points().len() as u32);
+    let mut workloads_left = cfg.workloads.len();
+    let sweep::Outcome { report, stopped } = sweep::sweep(&cfg, &mut |event| match event {
+        Event::Workload(name, cost) => {
+            // Known once the workload's serial batch has run: its cost, plus the budgets of
+            // the workloads after it.
+            workloads_left = workloads_left.saturating_sub(1);
+            let left = cost.saturating_add(per_workload.saturating_mul(workloads_left as u32));
+            progress.plan(started.elapsed().saturating_add(left));
+            if left.as_secs_f64() > 60.0 && !args.quiet {
+                progress.suspend(|| {
+                    output::say(&format!(
+                        "parbench: {name}: the run needs about {} more",
+                        indicatif::HumanDuration(left)
+                    ))
+                });
+            }
+        }
+        Event::Block(label, block, minimum) => progress.message(format!(
+            "{label}: block {block}{}",
+            if minimum {
+                ""
+            } else {
+                ", interval still wider than the target"
+            }
+        )),
+        Event::Round(..) => progress.tick(started.elapsed()),
     });
     progress.finish();
     // A stop signal that reached the workers too shows up first as failed tasks: it is still
-    // the signal. Checked on success as well: a signal during the last batch still stops.
-    interrupt::check()?;
-    let report = outcome?;
+    // the signal. A run that stopped early still writes what it finished, marked partial.
+    let signalled = interrupt::signal().is_some();
+    let stop_asked =
+        signalled || matches!(stopped, Some(Error::Interrupted(_) | Error::MaxTime(_)));
+    let stopped = match stopped {
+        // Nothing was measured (a workload that would not open, a bad size): only the error.
+        Some(e) if report.results.is_empty() && !stop_asked => return Err(e.into()),
+        other => other,
+    };
+    if (stopped.is_some() || signalled) && !report.results.is_empty() && !args.quiet {
+        output::say(&format!(
+            "parbench: note: the run stopped early; {} configurations were finished and are written, marked partial",
+            report.results.len()
+        ));
+    }
     if let Some(note) = &report.machine.note {
         if args.output.is_some() || args.format != "table" {
             output::say(&format!("parbench: note: {note}"));
@@ -149,5 +194,21 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         crate::plot::write_timelines(&mut out, "--timeline", dir, &report.results);
     }
     out.finish()?;
-    Ok(0)
+    interrupt::check()?;
+    match stopped {
+        // The user bounded the run: what it measured is the answer asked for.
+        Some(Error::MaxTime(_)) | None => Ok(0),
+        Some(e) => Err(e.into()),
+    }
+}
+
+/// Checks `--max-time`: 1..=86400 seconds.
+fn max_time(seconds: f64) -> Result<std::time::Duration, UsageError> {
+    if seconds.is_finite() && (1.0..=86_400.0).contains(&seconds) {
+        Ok(std::time::Duration::from_secs_f64(seconds))
+    } else {
+        Err(UsageError::new(format!(
+            "--max-time {seconds} must be 1..=86400 seconds"
+        )))
+    }
 }

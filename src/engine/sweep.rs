@@ -1,18 +1,27 @@
 //! The sweep behind `parbench run`: every workload x executor x worker count, each measured
 //! in paired rounds against the baseline with the host ceiling beside it.
+//!
+//! Rounds come in blocks ([`rounds::measure_block`]): a block starts a fresh pool, warms it
+//! and runs a few rounds. A workload's configurations take turns block by block, in a new
+//! random order every pass, so each configuration's blocks are spread over the workload's
+//! whole window and sample its host phases and neighbours, instead of one configuration
+//! owning one stretch of time after whatever ran just before it. Every configuration gets
+//! its minimum first; then the workload's budget goes, pass by pass, to the configurations
+//! whose figure to read is still wider than the target.
 
 use super::probe::CeilingProbe;
 use super::rounds::{self, Policy, Rounds};
 use super::stats::{Estimate, SplitMix};
-use super::Bench;
-use crate::error::Result;
-use crate::executor::{self, ExecOptions};
+use super::{Bench, Prepared};
+use crate::error::{Error, Result};
+use crate::executor::{self, ExecOptions, ExecutorInfo};
 use crate::report::{Machine, Report, RunResult, Spread};
 use crate::workload::Overrides;
 use crate::{interrupt, system};
+use std::time::{Duration, Instant};
 
 /// A round counts as short of cores when its ceiling is under this share of c.
-pub const SHORT_SHARE: f64 = 0.9;
+pub const SHORT_SHARE: f64 = rounds::FULL_SHARE;
 /// The run prints a note when more than this share of rounds were short of cores.
 pub const NOTE_SHARE: f64 = 0.10;
 
@@ -30,6 +39,9 @@ pub struct SweepConfig {
     pub overrides: Overrides,
     /// When to stop each configuration's rounds.
     pub policy: Policy,
+    /// Stop starting blocks once the run has taken this long (`--max-time`); what was
+    /// measured is kept and the report is marked partial.
+    pub max_time: Option<Duration>,
     /// Options passed to every executor (worker binary, GIL switch interval).
     pub exec: ExecOptions,
     /// Cores for efficiency, utilisation and the ceiling's c.
@@ -47,6 +59,7 @@ impl SweepConfig {
             workers,
             overrides: Overrides::default(),
             policy: Policy::default(),
+            max_time: None,
             exec: ExecOptions::new(1),
             cores: system::available_cores(),
             cpus: None,
@@ -75,96 +88,289 @@ impl SweepConfig {
     pub fn configurations(&self) -> usize {
         self.workloads.len() * (self.points().len() + 1)
     }
+
+    /// The whole run's budget for rounds: the per-configuration budget times the
+    /// configurations measured against a baseline.
+    pub fn budget(&self) -> Duration {
+        self.policy
+            .budget
+            .saturating_mul((self.workloads.len() * self.points().len()) as u32)
+    }
 }
 
 /// Progress events, for a progress bar.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A configuration is starting: (index, total, label).
-    Config(usize, usize, String),
+    /// A workload opened its baseline: (workload, about how long its blocks will take: its
+    /// budget, or longer where its minimum of rounds of this serial batch needs longer).
+    Workload(String, Duration),
+    /// A block is starting: its configuration's label, the configuration's block number
+    /// (1-based), and whether the configuration is still within its minimum.
+    Block(String, usize, bool),
     /// A configuration finished a round: (label, rounds done).
     Round(String, usize),
 }
 
-/// Runs the sweep. For each workload the baseline runs first (reference checksum); then each
-/// configuration's pool is started, warmed up and measured in paired rounds, and stopped.
-pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Result<Report> {
-    let points = cfg.points();
-    let total = cfg.configurations();
-    let mut index = 0;
-    let mut results = Vec::with_capacity(total);
-    let mut rng = SplitMix::from_entropy();
-    let mut short_rounds = 0usize;
-    let mut counted_rounds = 0usize;
-    let mut short_cores = Vec::new();
-    // One probe per distinct c, started once: spinners are threads, not free to start.
-    let mut probes: Vec<CeilingProbe> = Vec::new();
-    let home = super::home_core();
+/// What a sweep produced: the report, and what stopped it early, if anything. A stopped
+/// sweep's report holds every configuration that finished its minimum of rounds, and says
+/// `partial`.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The results measured.
+    pub report: Report,
+    /// Why the sweep stopped before the end: a signal, `--max-time`, a failed workload.
+    pub stopped: Option<Error>,
+}
+
+/// One configuration of a workload while its blocks are being measured.
+struct Config {
+    info: &'static ExecutorInfo,
+    workers: usize,
+    /// Cores the ceiling is measured on: min(workers, cores), at least 1.
+    c: usize,
+    label: String,
+    /// The first block's pool start, in seconds.
+    pool_start_s: Option<f64>,
+    rounds: Rounds,
+}
+
+/// Runs the sweep. For each workload the baseline runs first (reference checksum); then the
+/// configurations' blocks are interleaved (see the module notes). The sweep never loses what
+/// it measured: an error or a signal ends it with the finished configurations in
+/// [`Outcome::report`], marked partial.
+pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Outcome {
+    let mut run = Run {
+        cfg,
+        started: Instant::now(),
+        rng: SplitMix::from_entropy(),
+        probes: Vec::new(),
+        home: super::home_core(),
+        carry: Duration::ZERO,
+        results: Vec::new(),
+        short_rounds: 0,
+        counted_rounds: 0,
+        short_cores: Vec::new(),
+    };
+    let mut stopped = None;
     for workload_name in &cfg.workloads {
-        interrupt::check()?;
-        let baseline_label = format!("{workload_name}/{}/1", executor::baseline().name);
-        on_event(Event::Config(index, total, baseline_label));
-        index += 1;
-        let params = cfg.overrides.params_for(workload_name)?;
-        let mut bench = Bench::open(workload_name, params, cfg.exec.clone())?;
-        let mut baseline_walls = Vec::new();
-        let first = results.len();
-        for (executor_name, workers) in &points {
-            interrupt::check()?;
-            let label = format!("{workload_name}/{executor_name}/{workers}");
-            on_event(Event::Config(index, total, label.clone()));
-            index += 1;
-            let c = executor::workers_of(executor_name, *workers)
-                .min(cfg.cores)
-                .max(1);
-            // One worker against the baseline: both on the baseline's core.
-            let _same_core = home.and_then(|cpu| super::same_core(c, cpu));
-            let mut prepared = bench.prepare(executor_name, *workers)?;
-            if !probes.iter().any(|p| p.cores() == c) {
-                probes.push(CeilingProbe::start(c, &cfg.exec.placement)?);
-            }
-            let probe = probes
-                .iter()
-                .find(|p| p.cores() == c)
-                .expect("probe started above");
-            let measured = rounds::measure(
-                &mut bench,
-                &mut prepared,
-                probe,
-                home,
-                &cfg.policy,
-                &mut rng,
-                &mut |n| {
-                    on_event(Event::Round(label.clone(), n));
-                    interrupt::check()
-                },
-            )?;
-            if c > 1 {
-                short_rounds += measured.short_rounds(c, SHORT_SHARE);
-                counted_rounds += measured.len();
-                if !short_cores.contains(&c) {
-                    short_cores.push(c);
-                }
-            }
-            baseline_walls.extend_from_slice(&measured.baseline_s);
-            results.push(result_of(cfg, &bench, &prepared, &measured));
+        if let Err(e) = run.workload(workload_name, on_event) {
+            stopped = Some(e);
+            break;
         }
-        // The baseline's own row: its batches from every round of this workload.
-        // One more baseline batch stands for its timeline and counters.
-        let baseline = bench.run_baseline()?;
-        if baseline_walls.is_empty() {
-            baseline_walls.push(baseline.batch.wall_s);
-        }
-        results.insert(
-            first,
-            baseline_result(cfg, &bench, baseline, &baseline_walls),
-        );
     }
     let mut machine = machine(cfg);
-    machine.note = host_note(short_rounds, counted_rounds, &short_cores);
-    let mut report = Report { machine, results };
+    machine.note = host_note(run.short_rounds, run.counted_rounds, &run.short_cores);
+    let mut report = Report {
+        machine,
+        results: run.results,
+        partial: stopped.is_some(),
+    };
     super::analysis::fill_serial_fractions(&mut report.results, cfg.cores);
-    Ok(report)
+    Outcome { report, stopped }
+}
+
+/// The state of a sweep across its workloads.
+struct Run<'a> {
+    cfg: &'a SweepConfig,
+    started: Instant,
+    rng: SplitMix,
+    /// One probe per distinct c, started once: spinners are threads, not free to start, and
+    /// the probe is the instrument, not what is measured.
+    probes: Vec<CeilingProbe>,
+    home: Option<usize>,
+    /// Budget a workload left unspent, passed to the next.
+    carry: Duration,
+    results: Vec<RunResult>,
+    short_rounds: usize,
+    counted_rounds: usize,
+    short_cores: Vec<usize>,
+}
+
+impl Run<'_> {
+    /// Measures one workload: its baseline, then its configurations' blocks, interleaved.
+    /// Finished configurations are in `self.results` even when this fails.
+    fn workload(&mut self, name: &str, on_event: &mut dyn FnMut(Event)) -> Result<()> {
+        let cfg = self.cfg;
+        interrupt::check()?;
+        self.past_max_time()?;
+        let points = cfg.points();
+        let pot = cfg
+            .policy
+            .budget
+            .saturating_mul(points.len() as u32)
+            .saturating_add(self.carry);
+        let params = cfg.overrides.params_for(name)?;
+        let mut bench = Bench::open(name, params, cfg.exec.clone())?;
+        on_event(Event::Workload(
+            name.to_string(),
+            pot.max(minimum_cost(
+                &cfg.policy,
+                points.len(),
+                bench.reference_wall_s,
+            )),
+        ));
+        let waits = bench.job.workload.waits();
+        let mut configs = Vec::with_capacity(points.len());
+        for (executor_name, workers) in &points {
+            let info = executor::find(executor_name)?;
+            let workers = info.workers(*workers);
+            configs.push(Config {
+                info,
+                workers,
+                c: workers.min(cfg.cores).max(1),
+                label: format!("{name}/{}/{workers}", info.name),
+                pool_start_s: None,
+                rounds: Rounds::default(),
+            });
+        }
+        let started = Instant::now();
+        let outcome = self.blocks(&mut bench, &mut configs, waits, pot, started, on_event);
+        self.carry = pot.saturating_sub(started.elapsed());
+        self.finish(&mut bench, configs, outcome.is_ok())?;
+        outcome
+    }
+
+    /// Every configuration's minimum, in passes of one block each; then, while the pot lasts,
+    /// passes over the configurations whose figure is still wide.
+    fn blocks(
+        &mut self,
+        bench: &mut Bench,
+        configs: &mut [Config],
+        waits: bool,
+        pot: Duration,
+        started: Instant,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<()> {
+        let policy = self.cfg.policy;
+        let mut order: Vec<usize> = (0..configs.len()).collect();
+        for _ in 0..policy.min_blocks() {
+            self.rng.shuffle(&mut order);
+            for &i in &order {
+                let len = policy.block_len(configs[i].rounds.len());
+                if len > 0 {
+                    self.block(bench, &mut configs[i], len, true, on_event)?;
+                }
+            }
+        }
+        loop {
+            let mut open: Vec<usize> = (0..configs.len())
+                .filter(|&i| {
+                    let r = &configs[i].rounds;
+                    !policy.settled(r.len(), &r.figure(waits))
+                })
+                .collect();
+            if open.is_empty() {
+                return Ok(());
+            }
+            self.rng.shuffle(&mut open);
+            for i in open {
+                if started.elapsed() >= pot {
+                    return Ok(());
+                }
+                let len = policy.block_len(configs[i].rounds.len());
+                self.block(bench, &mut configs[i], len, false, on_event)?;
+            }
+        }
+    }
+
+    /// One block of one configuration: a fresh pool, warmed up, and `len` paired rounds.
+    fn block(
+        &mut self,
+        bench: &mut Bench,
+        config: &mut Config,
+        len: usize,
+        minimum: bool,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<()> {
+        interrupt::check()?;
+        self.past_max_time()?;
+        on_event(Event::Block(
+            config.label.clone(),
+            config.rounds.blocks() + 1,
+            minimum,
+        ));
+        // One worker against the baseline: both on the baseline's core.
+        let _same_core = self.home.and_then(|cpu| super::same_core(config.c, cpu));
+        let mut prepared: Prepared = bench.prepare(config.info.name, config.workers)?;
+        config.pool_start_s.get_or_insert(prepared.pool_start_s);
+        if !self.probes.iter().any(|p| p.cores() == config.c) {
+            self.probes
+                .push(CeilingProbe::start(config.c, &self.cfg.exec.placement)?);
+        }
+        let probe = self
+            .probes
+            .iter()
+            .find(|p| p.cores() == config.c)
+            .expect("probe started above");
+        let label = &config.label;
+        rounds::measure_block(
+            bench,
+            &mut prepared,
+            probe,
+            self.home,
+            &mut config.rounds,
+            len,
+            &mut self.rng,
+            &mut |n| {
+                on_event(Event::Round(label.clone(), n));
+                interrupt::check()
+            },
+        )
+    }
+
+    /// An error once the run has taken `--max-time`.
+    fn past_max_time(&self) -> Result<()> {
+        match self.cfg.max_time {
+            Some(max) if self.started.elapsed() >= max => Err(Error::MaxTime(max.as_secs_f64())),
+            _ => Ok(()),
+        }
+    }
+
+    /// The workload's rows: its baseline first, then every configuration that has its
+    /// minimum of rounds (all of them, unless the workload was stopped).
+    fn finish(&mut self, bench: &mut Bench, configs: Vec<Config>, complete: bool) -> Result<()> {
+        let cfg = self.cfg;
+        let min = if complete { 1 } else { cfg.policy.min_rounds };
+        let mut baseline_walls = Vec::new();
+        let mut rows = Vec::new();
+        for config in configs.into_iter().filter(|c| c.rounds.len() >= min) {
+            if config.c > 1 {
+                self.short_rounds += config.rounds.short_rounds(config.c, SHORT_SHARE);
+                self.counted_rounds += config.rounds.len();
+                if !self.short_cores.contains(&config.c) {
+                    self.short_cores.push(config.c);
+                }
+            }
+            baseline_walls.extend_from_slice(&config.rounds.baseline_s);
+            rows.push(result_of(cfg, bench, &config));
+        }
+        if !rows.is_empty() || complete {
+            // The baseline's own row: its batches from every round of this workload. One more
+            // baseline batch stands for its timeline and counters; a stopped workload whose
+            // baseline cannot run again still keeps the rows it finished.
+            match bench.run_baseline() {
+                Ok(baseline) => {
+                    if baseline_walls.is_empty() {
+                        baseline_walls.push(baseline.batch.wall_s);
+                    }
+                    self.results
+                        .push(baseline_result(cfg, bench, baseline, &baseline_walls));
+                }
+                Err(e) if complete => return Err(e),
+                Err(_) => {}
+            }
+        }
+        self.results.extend(rows);
+        Ok(())
+    }
+}
+
+/// About how long `configs` configurations take to reach their minimum of rounds when the
+/// serial batch takes `serial_s`: per round a serial batch, an executor batch no slower than
+/// it and a probe of a share of it; per block a warm-up batch.
+pub fn minimum_cost(policy: &Policy, configs: usize, serial_s: f64) -> Duration {
+    let per_config = (policy.min_rounds as f64 * 2.5 + policy.min_blocks() as f64) * serial_s;
+    Duration::from_secs_f64((per_config * configs as f64).clamp(0.0, 1e9))
 }
 
 /// The one-line note about the host, when more than [`NOTE_SHARE`] of the rounds with
@@ -184,12 +390,8 @@ pub fn host_note(short: usize, rounds: usize, cores: &[usize]) -> Option<String>
 }
 
 /// The result row of one configuration.
-fn result_of(
-    cfg: &SweepConfig,
-    bench: &Bench,
-    prepared: &super::Prepared,
-    measured: &Rounds,
-) -> RunResult {
+fn result_of(cfg: &SweepConfig, bench: &Bench, config: &Config) -> RunResult {
+    let measured = &config.rounds;
     let walls: Vec<f64> = measured.batches.iter().map(|m| m.batch.wall_s).collect();
     let speedup = measured.speedup();
     let representative = measured
@@ -199,17 +401,18 @@ fn result_of(
     let mut r = row(
         cfg,
         bench,
-        prepared.info.name,
-        prepared.workers,
+        config.info.name,
+        config.workers,
         &walls,
         representative,
     );
-    r.pool_start_s = prepared.pool_start_s;
-    r.efficiency = Some(speedup.median / prepared.workers.min(cfg.cores).max(1) as f64);
+    r.pool_start_s = config.pool_start_s.unwrap_or(0.0);
+    r.efficiency = Some(speedup.median / config.workers.min(cfg.cores).max(1) as f64);
     r.speedup = Some(speedup);
     r.ceiling = Some(measured.ceiling());
     r.efficiency_vs_ceiling = Some(measured.efficiency_vs_ceiling());
     r.rounds = measured.len();
+    r.blocks = measured.blocks();
     r
 }
 
@@ -234,6 +437,7 @@ fn baseline_result(
     r.ceiling = Some(Estimate::exact(1.0));
     r.efficiency_vs_ceiling = Some(Estimate::exact(1.0));
     r.rounds = walls.len();
+    r.blocks = 0;
     r
 }
 
@@ -268,6 +472,7 @@ fn row(
         ceiling: None,
         efficiency_vs_ceiling: None,
         rounds: 0,
+        blocks: 0,
         ideal_s,
         wall_over_ideal: ideal_s.map(|i| wall_s.median / i),
         cpu_s,

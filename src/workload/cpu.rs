@@ -73,7 +73,7 @@ pub fn count_loop(steps: u64, ctx: &Ctx) -> u64 {
 /// ran at half the speed of the other (measured: 2x CPU time under `gil` x 1 vs `pool` x 1),
 /// which would have been reported as an executor difference.
 #[inline(never)]
-fn count_steps(mut count: u64, start: u64, end: u64) -> u64 {
+pub fn count_steps(mut count: u64, start: u64, end: u64) -> u64 {
     for i in start..end {
         // black_box hides `i` from the optimiser: no closed form, no vectorised sum.
         count = count.wrapping_add(black_box(i));

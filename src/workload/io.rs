@@ -179,6 +179,11 @@ impl Workload for Io {
         })
     }
 
+    /// Waits: on the disk (io) or the network (api).
+    fn waits(&self) -> bool {
+        true
+    }
+
     fn bytes_per_task(&self) -> Option<u64> {
         Some(self.params.size)
     }

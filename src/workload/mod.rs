@@ -140,6 +140,13 @@ pub trait Workload: Send + Sync {
     fn bytes_per_task(&self) -> Option<u64> {
         None
     }
+
+    /// True for work that waits (on the network, on the disk) rather than computes: its
+    /// speedup is not bound by the cores, so it is read as a speedup against its own ideal,
+    /// never against the CPU ceiling. False by default.
+    fn waits(&self) -> bool {
+        false
+    }
 }
 
 /// A registry entry: how to describe and open a workload.

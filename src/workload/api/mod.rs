@@ -266,6 +266,11 @@ impl Workload for Api {
         })
     }
 
+    /// Waits: on the disk (io) or the network (api).
+    fn waits(&self) -> bool {
+        true
+    }
+
     /// Only the keep-alive server counts its connections. mockito accepts connections inside
     /// its own server thread and exposes no count, so it reports `None`; so does a worker
     /// process that attached to its parent's server.
