@@ -89,6 +89,7 @@ const GROUPS: &[(&str, fn())] = &[
 /// What `criterion_main!` does (each group, then Criterion's final summary), with the
 /// profile marker around the groups the page reads and the page at the end.
 fn main() {
+    parbench::system::steady_allocator();
     let measuring = measuring();
     let root = criterion_dir();
     let tracked = verdict::groups();

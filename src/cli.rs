@@ -141,6 +141,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 /// The whole program: parse, dispatch, turn every error into one line and an exit code.
 pub fn main() -> i32 {
+    crate::system::steady_allocator();
     // Task panics are caught and reported as task errors; the default hook would print a
     // second, multi-line report for each, so it is silenced. A bug outside tasks still ends
     // as one line through catch_unwind below.

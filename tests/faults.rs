@@ -554,3 +554,71 @@ fn a_stop_signal_ends_even_a_batch_that_cannot_be_cancelled() {
     assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
     leaks.assert_clean("stuck batch");
 }
+
+#[test]
+fn ctrl_c_keeps_the_finished_configurations_marked_partial() {
+    let _guard = one_at_a_time();
+    let leaks = LeakCheck::start();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("out.json");
+    // cpu runs first and is quick; api then starts its mock server, which tells the test
+    // (with no clock to race) that cpu's configurations are done and api's are not: its
+    // reference batch alone waits 2 x 500 ms.
+    let mut cmd = parbench(
+        &leaks,
+        &[
+            "run",
+            "-w",
+            "cpu,api",
+            "-e",
+            "threads,pool",
+            "-n",
+            "1,2",
+            "--tasks",
+            "2",
+            "--size",
+            "1000",
+            "--latency-ms",
+            "500",
+            "-r",
+            "3",
+            "--budget-s",
+            "0",
+            "-f",
+            "json",
+            "-q",
+            "-o",
+        ],
+    );
+    cmd.arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn().expect("spawn");
+    let pid = child.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while common::listening_sockets_of(&pid).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        !common::listening_sockets_of(&pid).is_empty(),
+        "api started"
+    );
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("out.json written")).unwrap();
+    assert_eq!(doc["partial"], true, "{doc}");
+    let results = doc["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r["workload"] == "cpu"), "{doc}");
+    // serial, and threads and pool at 1 and 2 workers, each with its --repeat rounds.
+    assert_eq!(results.len(), 5, "{doc}");
+    for r in &results[1..] {
+        assert!(r["rounds"].as_u64().unwrap() >= 3, "{r}");
+    }
+    leaks.assert_clean("ctrl-c with partial results");
+}

@@ -9,7 +9,7 @@
 use super::config::{self, knobs};
 use super::sweep;
 use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode};
-use parbench::engine::probe::CeilingProbe;
+use parbench::engine::probe::{self, CeilingProbe};
 use std::time::Duration;
 
 /// Loop steps of one cpu batch in this profile: the probe does the same amount of work.
@@ -31,7 +31,7 @@ fn ceiling(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(w), &spinners, |b, &c| {
             // Started outside the timed region, once, and reused by every sample.
             let probe = probe.get_or_insert_with(|| {
-                CeilingProbe::start(c, &super::sweep::options(w).placement)
+                CeilingProbe::start(c, &super::sweep::options(w).placement, probe::loop_unit())
                     .unwrap_or_else(|e| panic!("ceiling/{w}: cannot start {c} spinners: {e}"))
             });
             b.iter_custom(|iters| {

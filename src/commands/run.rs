@@ -30,11 +30,11 @@ pub struct RunArgs {
     /// workload's window: each block is a fresh pool.
     #[arg(long, short = 'r', default_value_t = 30)]
     pub repeat: usize,
-    /// Time budget per configuration in seconds, on average (0..=3600). A workload's
-    /// configurations share theirs: after every configuration's --repeat rounds, more blocks
-    /// go to those whose figure to read (eff/ceil; the speedup for api and io) is still wider
-    /// than +-2%. What a workload leaves unspent passes to the next.
-    #[arg(long, default_value_t = 2.0)]
+    /// Time budget of the whole run in seconds (0..=86400), at most 15 s per configuration.
+    /// After every configuration's --repeat rounds, more blocks go to those whose figure to
+    /// read (eff/ceil; the speedup for api and io) is still wider than +-2%, the widest first;
+    /// each workload draws its share of what is left.
+    #[arg(long, default_value_t = 140.0)]
     pub budget_s: f64,
     /// Stop the whole run after this many seconds (1..=86400): no new block starts, and the
     /// configurations that finished their --repeat rounds are written, marked partial.
@@ -123,15 +123,15 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     cfg.cores = system::available_cores();
     let mut progress = Progress::timed(cfg.budget(), args.quiet);
     let started = std::time::Instant::now();
-    let per_workload = cfg.policy.budget.saturating_mul(cfg.points().len() as u32);
-    let mut workloads_left = cfg.workloads.len();
+    let budget = cfg.budget();
     let sweep::Outcome { report, stopped } = sweep::sweep(&cfg, &mut |event| match event {
         Event::Workload(name, cost) => {
-            // Known once the workload's serial batch has run: its cost, plus the budgets of
-            // the workloads after it.
-            workloads_left = workloads_left.saturating_sub(1);
-            let left = cost.saturating_add(per_workload.saturating_mul(workloads_left as u32));
-            progress.plan(started.elapsed().saturating_add(left));
+            // Known once the workload's serial batch has run: this workload's cost, then
+            // what is left of the budget after it.
+            let now = started.elapsed();
+            let after = budget.saturating_sub(now.saturating_add(cost));
+            let left = cost.saturating_add(after);
+            progress.plan(now.saturating_add(left));
             if left.as_secs_f64() > 60.0 && !args.quiet {
                 progress.suspend(|| {
                     output::say(&format!(

@@ -117,6 +117,28 @@ impl Bench {
         self.reference
     }
 
+    /// The unit of work the ceiling probe repeats for this workload: one of its own tasks
+    /// (its inputs in turn) for work that computes, so the ceiling is what the host delivers for
+    /// this very work; the cpu loop for work that waits, whose figure is not the ceiling and
+    /// whose tasks would load the server or the disk.
+    pub fn probe_unit(&self) -> probe::Unit {
+        let workload = self.job.workload.clone();
+        let inputs = self.job.inputs.clone();
+        if workload.waits() || inputs.is_empty() {
+            return probe::loop_unit();
+        }
+        // The units go through the inputs in turn, as a batch does: one input's pages may
+        // sit worse in the caches than another's, and a probe of one input alone moved every
+        // executor's eff/ceil on dot together from run to run.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::sync::Arc::new(move || {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % inputs.len();
+            let out = workload.run(&inputs[i], &crate::task::Ctx::plain(0));
+            std::hint::black_box(out.map(|o| o.checksum).unwrap_or_default());
+            1
+        })
+    }
+
     /// The workload's name.
     pub fn workload(&self) -> &'static str {
         self.job.workload.name()

@@ -2,11 +2,19 @@
 //!
 //! c spinner threads (no shared data), started once, placed as the executors' workers are and
 //! parked between measurements as a pool's workers are, are woken for each measurement. Each
-//! notes when it got to run and counts loop steps until a common deadline, so every core is
-//! measured as free after a delay, then running at a rate: a vCPU woken late is time the host
-//! did not deliver, and every executor whose workers wait between batches pays it too. The
-//! calling thread, which runs the serial baseline, counts alone on its home core for the
-//! one-core rate, which sizes a batch's work in loop steps.
+//! notes when it got to run and repeats a unit of work until a common deadline, so every core
+//! is measured as free after a delay, then running at a rate: a vCPU woken late is time the
+//! host did not deliver, and every executor whose workers wait between batches pays it too.
+//! The calling thread, which runs the serial baseline, repeats the unit alone on its home core
+//! for the one-core rate, which sizes a batch's work in units.
+//!
+//! The unit is the work itself ([`Unit`]): the cpu loop, or one of the workload's own tasks
+//! (dot). What two cores deliver depends on what runs on them: when the host puts our two
+//! vCPUs on one physical core's two hyperthreads, or when two tasks share the memory
+//! bandwidth, a loop bound by latency slows less than one bound by throughput, and a matrix
+//! product less or more than either. Measured here: a latency-bound spin loop put rayon at
+//! 0.997-1.039 of the ceiling on cpu work from run to run, with every executor moving
+//! together; spinning the cpu loop itself, 0.992-1.003.
 //!
 //! [`perfect_batch_s`] turns that into the batch time of a perfect executor on those cores,
 //! and the round's ceiling is the serial batch over it (`engine::rounds`): 2.0 on two free
@@ -18,16 +26,14 @@
 use crate::error::{Error, Result};
 use crate::measure::monotonic_ns;
 use crate::system::Placement;
-// The cpu workload's own loop: a spin loop of another shape (one bound by latency where this
-// one is bound by throughput) slows differently when the host shares a core's execution units
-// between our two vCPUs, and the ceiling then drifted against cpu work from run to run.
 use crate::workload::cpu::count_steps;
 use std::hint::black_box;
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Steps between two clock reads: a few microseconds of work.
+/// Loop steps of one cpu-loop unit: a few microseconds of work between two clock reads.
 const STEPS_PER_CHECK: u64 = 2048;
 
 /// Shortest and longest window accepted.
@@ -35,11 +41,24 @@ pub const MIN_WINDOW: Duration = Duration::from_micros(500);
 /// See [`MIN_WINDOW`].
 pub const MAX_WINDOW: Duration = Duration::from_millis(200);
 
+/// One unit of the work a probe repeats; it returns how many units it did (the cpu loop does
+/// [`STEPS_PER_CHECK`] steps a call and counts them as steps).
+pub type Unit = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The cpu workload's loop, [`STEPS_PER_CHECK`] steps a unit: the probe of work that waits
+/// (its ceiling is not its figure) and of the Criterion `ceiling` group.
+pub fn loop_unit() -> Unit {
+    Arc::new(|| {
+        black_box(count_steps(0, 0, STEPS_PER_CHECK));
+        STEPS_PER_CHECK
+    })
+}
+
 /// What a spinner is asked to do.
 enum Command {
-    /// Count steps from a start instant to a deadline (monotonic ns).
+    /// Repeat the unit from a start instant to a deadline (monotonic ns).
     Window(u64, u64),
-    /// Do this many steps as fast as possible.
+    /// Do this many units as fast as possible.
     Work(u64),
 }
 
@@ -53,65 +72,72 @@ struct Spinner {
 /// thread as the one-core reference.
 pub struct CeilingProbe {
     spinners: Vec<Spinner>,
+    unit: Unit,
 }
 
-/// What a spinner did: loop steps, and when it began them (monotonic ns).
+/// What a spinner did: units, when it began them and when it finished the last (monotonic
+/// ns).
 #[derive(Debug, Clone, Copy)]
 struct Counted {
-    steps: u64,
+    units: u64,
     began_ns: u64,
+    ended_ns: u64,
 }
 
-/// Counts loop steps from `start_ns` (or from when the thread got to run, if later) until
-/// `deadline_ns`.
-fn spin(start_ns: u64, deadline_ns: u64) -> Counted {
+/// Repeats `unit` from `start_ns` (or from when the thread got to run, if later) until
+/// `deadline_ns`; the unit under way at the deadline is finished and counted.
+fn spin(unit: &Unit, start_ns: u64, deadline_ns: u64) -> Counted {
     let mut began_ns = monotonic_ns();
     while began_ns < start_ns {
         std::hint::spin_loop();
         began_ns = monotonic_ns();
     }
-    let mut count: u64 = 0;
-    let mut acc: u64 = 0;
-    loop {
-        acc = count_steps(acc, count, count + STEPS_PER_CHECK);
-        count += STEPS_PER_CHECK;
-        if monotonic_ns() >= deadline_ns {
-            break;
+    let mut units = 0;
+    let ended_ns = loop {
+        units += unit();
+        let now = monotonic_ns();
+        if now >= deadline_ns {
+            break now;
         }
-    }
-    black_box(acc);
+    };
     Counted {
-        steps: count,
+        units,
         began_ns,
+        ended_ns,
     }
 }
 
-/// Does `steps` loop steps; returns them.
-fn work(steps: u64) -> u64 {
-    black_box(count_steps(0, 0, steps));
-    steps
+/// Repeats `unit` until `units` are done; returns them.
+fn work(unit: &Unit, units: u64) -> u64 {
+    let mut done = 0;
+    while done < units {
+        done += unit();
+    }
+    done
 }
 
 impl CeilingProbe {
-    /// A probe of `cores` spinners: starts `cores` threads (none for one core), parked until
-    /// a measurement, placed as the executors' workers are.
-    pub fn start(cores: usize, placement: &Placement) -> Result<Self> {
+    /// A probe of `cores` spinners repeating `unit`: starts `cores` threads (none for one
+    /// core), parked until a measurement, placed as the executors' workers are.
+    pub fn start(cores: usize, placement: &Placement, unit: Unit) -> Result<Self> {
         let n = if cores > 1 { cores } else { 0 };
         let mut spinners = Vec::with_capacity(n);
         for i in 0..n {
             let (commands, command_rx) = channel::<Command>();
             let (count_tx, counts) = channel::<Counted>();
             let placement = placement.clone();
+            let unit = unit.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("parbench-probe-{i}"))
                 .spawn(move || {
                     placement.place_current(i);
                     while let Ok(command) = command_rx.recv() {
                         let count = match command {
-                            Command::Window(start, deadline) => spin(start, deadline),
-                            Command::Work(steps) => Counted {
-                                steps: work(steps),
+                            Command::Window(start, deadline) => spin(&unit, start, deadline),
+                            Command::Work(units) => Counted {
+                                units: work(&unit, units),
                                 began_ns: 0,
+                                ended_ns: 0,
                             },
                         };
                         if count_tx.send(count).is_err() {
@@ -126,7 +152,7 @@ impl CeilingProbe {
                 handle: Some(handle),
             });
         }
-        Ok(CeilingProbe { spinners })
+        Ok(CeilingProbe { spinners, unit })
     }
 
     /// Number of spinners: the c of the ceiling.
@@ -161,36 +187,36 @@ impl CeilingProbe {
         Ok(counted
             .into_iter()
             .map(|c| {
-                let ran_ns = deadline.saturating_sub(c.began_ns);
+                // A spinner that began after the deadline delivered nothing in the window.
+                let ran_ns = c.ended_ns.saturating_sub(c.began_ns);
                 let late_ns = c.began_ns.saturating_sub(start);
-                if ran_ns == 0 {
+                if c.began_ns >= deadline || ran_ns == 0 {
                     Core::ABSENT
                 } else {
                     Core {
                         delay_s: late_ns as f64 / 1e9,
-                        rate: c.steps as f64 * 1e9 / ran_ns as f64,
+                        rate: c.units as f64 * 1e9 / ran_ns as f64,
                     }
                 }
             })
             .collect())
     }
 
-    /// Loop steps per second the calling thread counts alone over `window`: the one-core
-    /// reference.
-    fn rate_alone(window: Duration) -> f64 {
+    /// Units per second the calling thread does alone over `window`: the one-core reference.
+    fn rate_alone(&self, window: Duration) -> f64 {
         let start = monotonic_ns();
-        let counted = spin(start, start + window.as_nanos() as u64);
-        counted.steps as f64 / window.as_secs_f64()
+        let c = spin(&self.unit, start, start + window.as_nanos() as u64);
+        c.units as f64 * 1e9 / c.ended_ns.saturating_sub(c.began_ns).max(1) as f64
     }
 
-    /// Time for the spinners to do `steps` loop steps in all, split evenly: the batch of a
+    /// Time for the spinners to do `units` units in all, split evenly: the batch of a
     /// perfect executor on c cores with no overhead but its workers' wake-up. The Criterion
     /// suite's `ceiling/<W>` group times this, so its report shows what the host delivered.
-    pub fn fixed_work(&self, steps: u64) -> Result<Duration> {
-        let each = steps / self.cores() as u64;
+    pub fn fixed_work(&self, units: u64) -> Result<Duration> {
+        let each = units / self.cores() as u64;
         let started = std::time::Instant::now();
         if self.spinners.is_empty() {
-            work(each);
+            work(&self.unit, each);
         } else {
             self.together(|| Command::Work(each))?;
         }
@@ -200,22 +226,22 @@ impl CeilingProbe {
     /// One measurement: each spinner's rate while all c ran for `window` (the length of a
     /// perfectly parallel batch: the serial batch's time over c), and the calling thread's
     /// rate alone over a quarter of it, in the order `many_first` says. No spinners when c
-    /// is 1. The rate alone only sizes the batch's work in loop steps, as a median over many
+    /// is 1. The rate alone only sizes the batch's work in units, as a median over many
     /// rounds, so a short window does: the round is shorter and more rounds fit the budget.
     pub fn measure(&self, window: Duration, many_first: bool) -> Result<Sample> {
         let window = window.clamp(MIN_WINDOW, MAX_WINDOW);
         let short = (window / 4).max(MIN_WINDOW);
         if self.spinners.is_empty() {
             return Ok(Sample {
-                alone: Self::rate_alone(short),
+                alone: self.rate_alone(short),
                 many: Vec::new(),
             });
         }
         let (alone, many) = if many_first {
             let many = self.count_many(window)?;
-            (Self::rate_alone(short), many)
+            (self.rate_alone(short), many)
         } else {
-            let alone = Self::rate_alone(short);
+            let alone = self.rate_alone(short);
             (alone, self.count_many(window)?)
         };
         Ok(Sample { alone, many })
@@ -225,7 +251,7 @@ impl CeilingProbe {
 /// What one probe measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    /// Loop steps per second of the calling thread alone: the one-core reference.
+    /// Units per second of the calling thread alone: the one-core reference.
     pub alone: f64,
     /// Each of the c spinners while all ran together.
     pub many: Vec<Core>,
@@ -236,7 +262,7 @@ pub struct Sample {
 pub struct Core {
     /// Seconds from the wake-up call until the spinner ran.
     pub delay_s: f64,
-    /// Loop steps per second from then on.
+    /// Units per second from then on.
     pub rate: f64,
 }
 
@@ -253,7 +279,7 @@ impl Core {
     }
 }
 
-/// The batch time of a perfect executor: `work` (each task's loop steps) on `cores`, each
+/// The batch time of a perfect executor: `work` (each task's units) on `cores`, each
 /// free after its delay and then running at its rate. It has no overhead of its own and gives
 /// each task to the core that would finish it first, so task sizes count on uneven cores: 8
 /// equal tasks on cores of speed 1 and 0.8 take 5 task-times, not 8 / 1.8 = 4.4. A core that

@@ -19,8 +19,11 @@ use std::time::Duration;
 /// Most rounds a configuration may take, whatever the budget: a bound on memory (the same
 /// bound as `--repeat`).
 pub const MAX_ROUNDS: usize = crate::validate::MAX_REPEAT;
-/// Longest budget per configuration accepted, in seconds.
-pub const MAX_BUDGET_S: f64 = 3600.0;
+/// Longest budget of a run accepted, in seconds.
+pub const MAX_BUDGET_S: f64 = 86_400.0;
+/// Most of the run's budget one configuration may draw on, on average over its workload:
+/// a run of one noisy configuration still ends in seconds, not at the whole budget.
+pub const MAX_PER_CONFIG: Duration = Duration::from_secs(15);
 /// A round in which the host delivered at least this share of c cores (its ceiling) counts
 /// as a round with its cores; under it, as short of cores (the host note).
 pub const FULL_SHARE: f64 = 0.9;
@@ -37,9 +40,9 @@ pub struct Policy {
     /// Stop giving a configuration blocks when the blocked 95% interval of its figure to read
     /// is within +-this of its median (0.02 = 2%).
     pub target_half_width: f64,
-    /// Time budget per configuration on average, rounds and pool restarts included
-    /// (`--budget-s`). A workload's configurations share their budgets, and what a workload
-    /// leaves unspent passes to the next.
+    /// Time budget of the whole run for blocks beyond every configuration's minimum, pool
+    /// restarts included (`--budget-s`). Each workload draws its configurations' share of
+    /// what is left, at most [`MAX_PER_CONFIG`] each, so what one leaves unspent passes on.
     pub budget: Duration,
 }
 
@@ -48,7 +51,7 @@ impl Default for Policy {
         Policy {
             min_rounds: 10 * BLOCK_ROUNDS,
             target_half_width: 0.02,
-            budget: Duration::from_secs(2),
+            budget: Duration::from_secs(140),
         }
     }
 }

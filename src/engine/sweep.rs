@@ -6,8 +6,8 @@
 //! random order every pass, so each configuration's blocks are spread over the workload's
 //! whole window and sample its host phases and neighbours, instead of one configuration
 //! owning one stretch of time after whatever ran just before it. Every configuration gets
-//! its minimum first; then the workload's budget goes, pass by pass, to the configurations
-//! whose figure to read is still wider than the target.
+//! its minimum first; then the workload's share of the run's budget goes, pass by pass, to
+//! the wider half of the configurations whose figure to read is still wider than the target.
 
 use super::probe::CeilingProbe;
 use super::rounds::{self, Policy, Rounds};
@@ -89,12 +89,13 @@ impl SweepConfig {
         self.workloads.len() * (self.points().len() + 1)
     }
 
-    /// The whole run's budget for rounds: the per-configuration budget times the
-    /// configurations measured against a baseline.
+    /// The whole run's budget for blocks beyond the minimum: `--budget-s`, or less where
+    /// [`rounds::MAX_PER_CONFIG`] caps it for a small sweep.
     pub fn budget(&self) -> Duration {
+        let configs = (self.workloads.len() * self.points().len()) as u32;
         self.policy
             .budget
-            .saturating_mul((self.workloads.len() * self.points().len()) as u32)
+            .min(rounds::MAX_PER_CONFIG.saturating_mul(configs))
     }
 }
 
@@ -143,9 +144,8 @@ pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Outcome {
         cfg,
         started: Instant::now(),
         rng: SplitMix::from_entropy(),
-        probes: Vec::new(),
         home: super::home_core(),
-        carry: Duration::ZERO,
+        configs_left: cfg.workloads.len() * cfg.points().len(),
         results: Vec::new(),
         short_rounds: 0,
         counted_rounds: 0,
@@ -174,12 +174,9 @@ struct Run<'a> {
     cfg: &'a SweepConfig,
     started: Instant,
     rng: SplitMix,
-    /// One probe per distinct c, started once: spinners are threads, not free to start, and
-    /// the probe is the instrument, not what is measured.
-    probes: Vec<CeilingProbe>,
     home: Option<usize>,
-    /// Budget a workload left unspent, passed to the next.
-    carry: Duration,
+    /// Configurations of the workloads not begun yet, this one's included.
+    configs_left: usize,
     results: Vec<RunResult>,
     short_rounds: usize,
     counted_rounds: usize,
@@ -194,11 +191,10 @@ impl Run<'_> {
         interrupt::check()?;
         self.past_max_time()?;
         let points = cfg.points();
-        let pot = cfg
-            .policy
-            .budget
-            .saturating_mul(points.len() as u32)
-            .saturating_add(self.carry);
+        // This workload's share of what is left of the run's budget.
+        let left = cfg.budget().saturating_sub(self.started.elapsed());
+        let pot = left.mul_f64(points.len() as f64 / self.configs_left.max(1) as f64);
+        self.configs_left = self.configs_left.saturating_sub(points.len());
         let params = cfg.overrides.params_for(name)?;
         let mut bench = Bench::open(name, params, cfg.exec.clone())?;
         on_event(Event::Workload(
@@ -225,7 +221,6 @@ impl Run<'_> {
         }
         let started = Instant::now();
         let outcome = self.blocks(&mut bench, &mut configs, waits, pot, started, on_event);
-        self.carry = pot.saturating_sub(started.elapsed());
         self.finish(&mut bench, configs, outcome.is_ok())?;
         outcome
     }
@@ -253,15 +248,28 @@ impl Run<'_> {
             }
         }
         loop {
-            let mut open: Vec<usize> = (0..configs.len())
-                .filter(|&i| {
-                    let r = &configs[i].rounds;
-                    !policy.settled(r.len(), &r.figure(waits))
+            // How far each configuration's figure is from the target; the settled are done.
+            let wide: Vec<(usize, f64)> = configs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let figure = c.rounds.figure(waits);
+                    (!policy.settled(c.rounds.len(), &figure))
+                        .then(|| (i, figure.relative_half_width()))
                 })
                 .collect();
-            if open.is_empty() {
+            if wide.is_empty() {
                 return Ok(());
             }
+            // The wider half of them gets a block each this pass, in a random order.
+            let mut widths: Vec<f64> = wide.iter().map(|(_, w)| *w).collect();
+            widths.sort_by(f64::total_cmp);
+            let cut = widths[(widths.len() - 1) / 2];
+            let mut open: Vec<usize> = wide
+                .iter()
+                .filter(|(_, w)| *w >= cut || w.is_nan())
+                .map(|(i, _)| *i)
+                .collect();
             self.rng.shuffle(&mut open);
             for i in open {
                 if started.elapsed() >= pot {
@@ -293,20 +301,14 @@ impl Run<'_> {
         let _same_core = self.home.and_then(|cpu| super::same_core(config.c, cpu));
         let mut prepared: Prepared = bench.prepare(config.info.name, config.workers)?;
         config.pool_start_s.get_or_insert(prepared.pool_start_s);
-        if !self.probes.iter().any(|p| p.cores() == config.c) {
-            self.probes
-                .push(CeilingProbe::start(config.c, &self.cfg.exec.placement)?);
-        }
-        let probe = self
-            .probes
-            .iter()
-            .find(|p| p.cores() == config.c)
-            .expect("probe started above");
+        // A fresh probe too: its spinner threads' state (their allocator arenas, for a probe
+        // that runs the workload's own tasks) would otherwise last the whole workload.
+        let probe = CeilingProbe::start(config.c, &self.cfg.exec.placement, bench.probe_unit())?;
         let label = &config.label;
         rounds::measure_block(
             bench,
             &mut prepared,
-            probe,
+            &probe,
             self.home,
             &mut config.rounds,
             len,

@@ -149,8 +149,13 @@ pub fn worker_pids() -> BTreeSet<u32> {
 
 /// Inodes of TCP sockets in LISTEN state owned by this process.
 pub fn own_listening_sockets() -> BTreeSet<u64> {
+    listening_sockets_of("self")
+}
+
+/// Inodes of TCP sockets in LISTEN state owned by process `pid` ("self" for this one).
+pub fn listening_sockets_of(pid: &str) -> BTreeSet<u64> {
     let mut own: BTreeSet<u64> = BTreeSet::new();
-    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+    if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
         for fd in fds.flatten() {
             if let Ok(target) = std::fs::read_link(fd.path()) {
                 let t = target.to_string_lossy().to_string();
