@@ -320,6 +320,29 @@ fn clock_ticks_per_s() -> f64 {
     }
 }
 
+/// Largest allocation the allocator serves from its arenas rather than a fresh mapping.
+pub const MMAP_THRESHOLD: usize = 32 << 20;
+/// Free memory at the top of a heap that the allocator keeps rather than returns.
+pub const TRIM_THRESHOLD: usize = 256 << 20;
+
+/// Fixes glibc's mmap and trim thresholds, once, before any thread starts; every parbench
+/// process calls it (the CLI, its worker processes, the Criterion suite). By default glibc
+/// moves them as the process allocates and frees: a 1.3 MB dot output is a fresh mapping,
+/// with a page fault per page on every task, until the first such free raises the threshold;
+/// after that it may come from an arena. Which of the two a process is in depends on its
+/// history, so it lasted a whole run: measured here on dot (2026-12-07, four runs each,
+/// interleaved), the spread of each executor's eff/ceil over the runs was 0.05-0.19 with
+/// the moving thresholds and 0.014-0.045 with them fixed. A no-op off glibc.
+pub fn steady_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets two of the allocator's tunables; it is called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD as libc::c_int);
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -453,28 +476,5 @@ mod tests {
         // The child really ran the test (a filter typo would run nothing and pass).
         assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
         assert_eq!(allowed_cpus(), before, "the test runner itself was pinned");
-    }
-}
-
-/// Largest allocation the allocator serves from its arenas rather than a fresh mapping.
-pub const MMAP_THRESHOLD: usize = 32 << 20;
-/// Free memory at the top of a heap that the allocator keeps rather than returns.
-pub const TRIM_THRESHOLD: usize = 256 << 20;
-
-/// Fixes glibc's mmap and trim thresholds, once, before any thread starts; every parbench
-/// process calls it (the CLI, its worker processes, the Criterion suite). By default glibc
-/// moves them as the process allocates and frees: a 1.3 MB dot output is a fresh mapping,
-/// with a page fault per page on every task, until the first such free raises the threshold;
-/// after that it may come from an arena. Which of the two a process is in depends on its
-/// history, so it lasted a whole run: measured here on dot (2026-12-07, four runs each,
-/// interleaved), the spread of each executor's eff/ceil over the runs was 0.05-0.19 with
-/// the moving thresholds and 0.014-0.045 with them fixed. A no-op off glibc.
-pub fn steady_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets two of the allocator's tunables; it is called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD as libc::c_int);
     }
 }
