@@ -34,7 +34,8 @@ pub struct RunArgs {
     /// --repeat rounds.
     #[arg(long, default_value_t = 2.0)]
     pub budget_s: f64,
-    /// Output format: table, json, csv, markdown, bmf.
+    /// Output format: table, json, csv, markdown, bmf (Bencher), github-benchmark
+    /// (github-action-benchmark's customSmallerIsBetter).
     #[arg(long, short = 'f', default_value = "table")]
     pub format: String,
     /// Table and Markdown: every column (min, max, wall/ideal, CPU time, throughput, ...).
@@ -130,7 +131,11 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     }
     // Every output is attempted, the main export first; failures are reported together.
     let mut out = Writer::new(args.quiet);
-    let text = exporter.render(&report, &ExportOptions { wide: args.wide });
+    let options = ExportOptions {
+        wide: args.wide,
+        flags: args.params.clone(),
+    };
+    let text = exporter.render(&report, &options);
     match &args.output {
         Some(path) => {
             out.file("-o", path, text);
