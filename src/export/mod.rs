@@ -310,29 +310,23 @@ pub(crate) mod tests {
     /// A plausible row of a 2-core run: 10 ms batches, speedup and ceiling near 2 at 2
     /// workers; io rows move bytes.
     pub(crate) fn row(workload: &str, executor: &str, workers: usize) -> RunResult {
-        let speedup = workers.min(2) as f64 * 0.95;
+        let cores = workers.min(2) as f64;
+        let wall = Spread {
+            median: 0.010,
+            min: 0.009,
+            max: 0.012,
+        };
         RunResult {
-            workload: workload.into(),
-            executor: executor.into(),
-            workers,
-            tasks: 8,
-            size: 1000,
-            inner_threads: 1,
-            wall_s: Spread {
-                median: 0.010,
-                min: 0.009,
-                max: 0.012,
-            },
             speedup: Some(Estimate {
-                median: speedup,
-                lo: speedup - 0.05,
-                hi: speedup + 0.02,
+                median: cores * 0.95,
+                lo: cores * 0.95 - 0.05,
+                hi: cores * 0.95 + 0.02,
             }),
             efficiency: Some(0.95),
             ceiling: Some(Estimate {
-                median: workers.min(2) as f64,
-                lo: workers.min(2) as f64 - 0.1,
-                hi: workers.min(2) as f64,
+                median: cores,
+                lo: cores - 0.1,
+                hi: cores,
             }),
             efficiency_vs_ceiling: Some(Estimate {
                 median: 0.95,
@@ -340,16 +334,8 @@ pub(crate) mod tests {
                 hi: 0.98,
             }),
             rounds: 40,
-            ideal_s: None,
-            wall_over_ideal: None,
-            cpu_s: 0.02,
-            utilisation: 0.9,
             bytes_per_s: (workload == "io").then_some(8.0 * 1000.0 / 0.010),
-            pool_start_s: 0.0,
-            checksum: 1,
-            counters: Default::default(),
-            serial_fraction: None,
-            records: Vec::new(),
+            ..RunResult::new(workload, executor, workers, (8, 1000), wall)
         }
     }
 
@@ -358,12 +344,7 @@ pub(crate) mod tests {
         Report {
             machine: Machine {
                 cores: 2,
-                cpus: None,
-                os: "linux x86_64".into(),
-                commit: None,
-                version: "test".into(),
-                note: None,
-                placement: None,
+                ..Machine::default()
             },
             results,
         }

@@ -1,5 +1,5 @@
-//! The gate's verdicts as a table, Markdown (for a job summary), JSON, or github-action-benchmark's
-//! list (the head build's times, for a history of them).
+//! The gate's verdicts as a table, Markdown (for a job summary), JSON, or
+//! github-action-benchmark's list (the head build's times, for a history of them).
 
 use super::decision::Verdict;
 use super::{Outcome, Row};
