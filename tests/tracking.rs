@@ -125,31 +125,29 @@ fn stdout_of(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A sweep small enough for a test: every workload, two executors, 1 and 2 workers, one
-/// round of two tiny tasks.
-const SWEEP: &[&str] = &[
-    "run",
-    "-w",
-    "all",
-    "-e",
-    "threads,process",
-    "-n",
-    "1,2",
-    "--tasks",
-    "2",
-    "--size",
-    "64",
-    "-r",
-    "1",
-    "--budget-s",
-    "0",
-    "-q",
-];
-
-fn sweep(format: &str) -> String {
-    let mut args = SWEEP.to_vec();
+/// `parbench run` on `scope` (workloads, executors, workers), small enough for a test: two
+/// tiny tasks, one round; its output in `format`.
+fn tiny_run(scope: &[&str], format: &str) -> String {
+    let mut args = vec!["run"];
+    args.extend(scope);
+    args.extend([
+        "--tasks",
+        "2",
+        "--size",
+        "64",
+        "-r",
+        "1",
+        "--budget-s",
+        "0",
+        "-q",
+    ]);
     args.extend(["-f", format]);
     stdout_of(&args)
+}
+
+/// Every workload, two executors, 1 and 2 workers.
+fn sweep(format: &str) -> String {
+    tiny_run(&["-w", "all", "-e", "threads,process", "-n", "1,2"], format)
 }
 
 #[test]
@@ -188,26 +186,7 @@ fn github_benchmark_of_a_sweep_is_what_the_action_takes() {
 #[test]
 fn a_nan_estimate_leaves_its_measure_out() {
     // A real run's report, then the NaN an estimator gives when it has nothing to work on.
-    let json = stdout_of(&[
-        "run",
-        "-w",
-        "cpu",
-        "-e",
-        "threads",
-        "-n",
-        "2",
-        "--tasks",
-        "2",
-        "--size",
-        "64",
-        "-r",
-        "1",
-        "--budget-s",
-        "0",
-        "-q",
-        "-f",
-        "json",
-    ]);
+    let json = tiny_run(&["-w", "cpu", "-e", "threads", "-n", "2"], "json");
     let mut report: Report = serde_json::from_str(&json).unwrap();
     let row = report.results.last_mut().unwrap();
     row.speedup = Some(Estimate::exact(f64::NAN));
@@ -240,13 +219,13 @@ fn verdict_fixture() -> std::path::PathBuf {
 #[test]
 fn github_benchmark_of_a_report_is_what_the_action_takes() {
     let dir = verdict_fixture();
-    let text = stdout_of(&[
-        "report",
-        "--criterion-dir",
-        dir.to_str().unwrap(),
-        "-f",
-        "github-benchmark",
-    ]);
+    let report = |extra: &[&str]| {
+        let mut args = vec!["report", "--criterion-dir", dir.to_str().unwrap()];
+        args.extend(["-f", "github-benchmark"]);
+        args.extend(extra);
+        stdout_of(&args)
+    };
+    let text = report(&[]);
     let doc = check_github(&text);
     for e in &doc {
         assert!(e.name.contains(" [bench "), "{e:?}");
@@ -272,17 +251,10 @@ fn github_benchmark_of_a_report_is_what_the_action_takes() {
         "{ceiling:?}"
     );
 
-    // The same list to a file, and no page written.
+    // The same list to a file, and no page written beside the results.
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("bench.json");
-    stdout_of(&[
-        "report",
-        "--criterion-dir",
-        dir.to_str().unwrap(),
-        "-f",
-        "github-benchmark",
-        "-o",
-        file.to_str().unwrap(),
-    ]);
+    report(&["-o", file.to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    assert!(!dir.join("parbench/index.html").exists());
 }
