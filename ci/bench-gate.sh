@@ -87,7 +87,9 @@ trap 'exit 129' HUP
 # (under $WORK, beside their target directories) and moved to the new revision in place: git
 # rewrites only the files that differ, so cargo's build of everything else stays fresh. A
 # checkout made anew each run gave every file a new time stamp and cost two rebuilds of the
-# parbench crate (about a minute each here) on every gate.
+# parbench crate (about a minute each here) on every gate. A checkout that is not a working
+# worktree of this repository (one restored from a CI cache, whose .git file points into
+# another clone's .git) fails the rev-parse below and is made anew.
 checkout() {
     local dir="$1" ref="$2" commit
     commit="$(git -C "$REPO" rev-parse --verify --quiet "$ref^{commit}")" || die "unknown revision $ref"

@@ -91,8 +91,47 @@ pub struct RunResult {
     pub records: Vec<TaskRecord>,
 }
 
-/// The machine a sweep ran on, recorded beside its results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl RunResult {
+    /// A row with its identity, work and wall times only, the rest unset (no estimates,
+    /// counters or records): for code that fills in what it measured itself.
+    pub fn new(
+        workload: &str,
+        executor: &str,
+        workers: usize,
+        (tasks, size): (usize, u64),
+        wall_s: Spread,
+    ) -> RunResult {
+        RunResult {
+            workload: workload.to_string(),
+            executor: executor.to_string(),
+            workers,
+            tasks,
+            size,
+            inner_threads: 1,
+            wall_s,
+            speedup: None,
+            efficiency: None,
+            ceiling: None,
+            efficiency_vs_ceiling: None,
+            rounds: 0,
+            blocks: 0,
+            ideal_s: None,
+            wall_over_ideal: None,
+            cpu_s: 0.0,
+            utilisation: 0.0,
+            bytes_per_s: None,
+            pool_start_s: 0.0,
+            checksum: 0,
+            counters: Counters::default(),
+            serial_fraction: None,
+            records: Vec::new(),
+        }
+    }
+}
+
+/// The machine a sweep ran on, recorded beside its results. The default is an unknown
+/// machine (no cores, no name), for reports made by hand.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
     /// Cores used for efficiency and utilisation (the pinned set when `--cpus` is given).
     pub cores: usize,

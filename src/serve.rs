@@ -145,11 +145,14 @@ fn parse_id(id: &str) -> Option<Kind> {
     }
 }
 
-/// The parameters a served workload runs with: the quick profile, batches of milliseconds,
-/// so the gate's turns stay short.
+/// The profile every served workload runs with: the quick one, batches of milliseconds, so
+/// the gate's turns stay short.
+pub const PROFILE: Profile = Profile::Quick;
+
+/// The parameters a served workload runs with: [`PROFILE`]'s.
 fn params(workload: &str, tasks: Option<usize>) -> Result<workload::Params> {
     Overrides {
-        profile: Some(Profile::Quick),
+        profile: Some(PROFILE),
         tasks,
         ..Overrides::default()
     }

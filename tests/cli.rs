@@ -79,7 +79,15 @@ fn unknown_names_list_the_valid_ones() {
     }
     usage_error(
         &quick_with(&["-f", "yaml"]),
-        "valid: table, json, csv, markdown, bmf",
+        "valid: table, json, csv, markdown, bmf, github-benchmark",
+    );
+    let results = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/criterion/verdict/complete"
+    );
+    usage_error(
+        &["report", "--criterion-dir", results, "-f", "yaml"],
+        "unknown format 'yaml'; valid: html, markdown, github-benchmark",
     );
 }
 
@@ -197,6 +205,7 @@ fn every_format_renders() {
         ("csv", "workload,executor"),
         ("markdown", "| workload"),
         ("bmf", "\"latency\""),
+        ("github-benchmark", "\"unit\": \"ms\""),
     ] {
         let out = parbench()
             .args(quick_with(&["-f", format]))

@@ -241,3 +241,23 @@ fn a_regression_or_improvement_stands_only_when_a_fresh_block_confirms_it() {
     let (_, table, _) = gate(&base, &once_more, &[]);
     assert!(table.contains("inconclusive (not confirmed)"), "{table}");
 }
+
+#[test]
+fn github_benchmark_lists_the_head_builds_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = timed_side(dir.path(), "base", 15_000_000, 15_000_000);
+    let head = timed_side(dir.path(), "head", 15_000_000, 15_000_000);
+    let (code, stdout, stderr) = gate(&base, &head, &["--format", "github-benchmark"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    let entries = doc.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{stdout}");
+    let e = &entries[0];
+    assert_eq!(e["name"], "cpu/rayon/2 [gate quick]");
+    assert_eq!(e["unit"], "ms");
+    assert_eq!(e["value"].as_f64(), Some(15.0), "{stdout}");
+    assert!(
+        e["extra"].as_str().unwrap().contains("verdict unchanged"),
+        "{stdout}"
+    );
+}

@@ -5,7 +5,7 @@ use parbench::commands::timeline::{self, TimelineArgs};
 use parbench::engine::analysis::fill_serial_fractions;
 use parbench::engine::stats::{amdahl_fit, Estimate};
 use parbench::error::Error;
-use parbench::measure::{Counters, TaskRecord};
+use parbench::measure::TaskRecord;
 use parbench::plot::{
     self, speedup_chart, speedup_svg, timeline_svg, write_result_timeline, write_timeline, Panel,
 };
@@ -280,34 +280,22 @@ fn html_and_svg_files_and_bad_paths() {
 }
 
 fn result(workload: &str, executor: &str, workers: usize, wall: f64, serial: f64) -> RunResult {
+    let spread = Spread {
+        median: wall,
+        min: wall,
+        max: wall,
+    };
     RunResult {
-        workload: workload.into(),
-        executor: executor.into(),
-        workers,
-        tasks: 8,
-        size: 1000,
-        inner_threads: 1,
-        wall_s: Spread {
-            median: wall,
-            min: wall,
-            max: wall,
-        },
         speedup: Some(Estimate::exact(serial / wall)),
-        efficiency: None,
-        ceiling: None,
-        efficiency_vs_ceiling: None,
         rounds: 1,
         blocks: 1,
         ideal_s: None,
         wall_over_ideal: None,
         cpu_s: wall,
         utilisation: 0.5,
-        bytes_per_s: None,
-        pool_start_s: 0.0,
         checksum: 1,
-        counters: Counters::default(),
-        serial_fraction: None,
         records: synthetic(executor, 8, workers, &[]).records,
+        ..RunResult::new(workload, executor, workers, (8, 1000), spread)
     }
 }
 
@@ -512,12 +500,7 @@ fn chart_command_redraws_from_a_json_report() {
     let report = Report {
         machine: Machine {
             cores: 2,
-            cpus: None,
-            os: "linux x86_64".into(),
-            commit: None,
-            version: "test".into(),
-            note: None,
-            placement: None,
+            ..Machine::default()
         },
         partial: false,
         results: sweep(),

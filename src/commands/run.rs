@@ -40,7 +40,8 @@ pub struct RunArgs {
     /// configurations that finished their --repeat rounds are written, marked partial.
     #[arg(long)]
     pub max_time: Option<f64>,
-    /// Output format: table, json, csv, markdown, bmf.
+    /// Output format: table, json, csv, markdown, bmf (Bencher), github-benchmark
+    /// (github-action-benchmark's customSmallerIsBetter).
     #[arg(long, short = 'f', default_value = "table")]
     pub format: String,
     /// Table and Markdown: every column (min, max, wall/ideal, CPU time, throughput, ...).
@@ -175,7 +176,11 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     }
     // Every output is attempted, the main export first; failures are reported together.
     let mut out = Writer::new(args.quiet);
-    let text = exporter.render(&report, &ExportOptions { wide: args.wide });
+    let options = ExportOptions {
+        wide: args.wide,
+        flags: args.params.clone(),
+    };
+    let text = exporter.render(&report, &options);
     match &args.output {
         Some(path) => {
             out.file("-o", path, text);

@@ -462,19 +462,7 @@ fn row(
         .filter(|i| *i > 0.0 && i.is_finite());
     let super::Measured { batch, cpu_s } = representative;
     RunResult {
-        workload: job.workload.name().to_string(),
-        executor: executor.to_string(),
-        workers,
-        tasks,
-        size: params.size,
         inner_threads: params.inner_threads,
-        wall_s,
-        speedup: None,
-        efficiency: None,
-        ceiling: None,
-        efficiency_vs_ceiling: None,
-        rounds: 0,
-        blocks: 0,
         ideal_s,
         wall_over_ideal: ideal_s.map(|i| wall_s.median / i),
         cpu_s,
@@ -483,11 +471,16 @@ fn row(
             .workload
             .bytes_per_task()
             .map(|b| b as f64 * tasks as f64 / wall_s.median),
-        pool_start_s: 0.0,
         checksum: bench.reference().unwrap_or_default(),
         counters: batch.counters,
-        serial_fraction: None,
         records: batch.records,
+        ..RunResult::new(
+            job.workload.name(),
+            executor,
+            workers,
+            (tasks, params.size),
+            wall_s,
+        )
     }
 }
 

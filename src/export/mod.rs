@@ -3,18 +3,24 @@
 use crate::engine::stats::Estimate;
 use crate::error::UsageError;
 use crate::report::{Report, RunResult};
+use crate::workload::Overrides;
 
 mod bmf;
 mod csv;
+pub mod github_benchmark;
 mod json;
 mod markdown;
 pub mod table;
+pub mod track;
 
 /// Choices that shape an export without changing its data.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ExportOptions {
     /// Table and Markdown: every column, not only the ones most readers need.
     pub wide: bool,
+    /// The run's workload flags: BMF and github-benchmark name each series by them
+    /// ([`track::run_series`]), since the report does not record the profile.
+    pub flags: Overrides,
 }
 
 /// Renders a whole report in one format.
@@ -37,20 +43,28 @@ fn all() -> Vec<Box<dyn Exporter>> {
         Box::new(csv::Csv),
         Box::new(markdown::Markdown),
         Box::new(bmf::Bmf),
+        Box::new(github_benchmark::GithubBenchmark),
     ]
 }
 
 /// Looks a format up by name; the error lists the valid names.
 pub fn find(name: &str) -> Result<Box<dyn Exporter>, UsageError> {
-    all().into_iter().find(|e| e.name() == name).ok_or_else(|| {
-        UsageError::new(format!(
-            "unknown format '{name}'; valid: {}",
-            formats().join(", ")
-        ))
-    })
+    all()
+        .into_iter()
+        .find(|e| e.name() == name)
+        .ok_or_else(|| unknown_format(name, &formats()))
 }
 
-/// The benchmark id used by Criterion and BMF: `workload/executor/workers`.
+/// The error for a `--format` that is none of `valid`, for every command that takes one.
+pub fn unknown_format(name: &str, valid: &[&str]) -> UsageError {
+    UsageError::new(format!(
+        "unknown format '{name}'; valid: {}",
+        valid.join(", ")
+    ))
+}
+
+/// The benchmark id Criterion and the gate use, `workload/executor/workers`; the tracking
+/// formats add what names a series to it ([`track::run_series`]).
 pub fn bench_id(r: &RunResult) -> String {
     format!("{}/{}/{}", r.workload, r.executor, r.workers)
 }
@@ -125,16 +139,10 @@ fn raw<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// `1.92 [1.88-1.95]`, or `-`.
+/// `1.92 [1.88-1.95]`, or `-` when there is no finite median.
 fn interval(e: Option<Estimate>, digits: usize) -> String {
-    match e {
-        Some(e) if e.lo == e.hi => format!("{:.digits$}", e.median),
-        Some(e) => format!(
-            "{:.digits$} [{:.digits$}-{:.digits$}]",
-            e.median, e.lo, e.hi
-        ),
-        None => "-".into(),
-    }
+    e.and_then(track::Metric::of)
+        .map_or_else(|| "-".into(), |m| m.text(digits))
 }
 
 fn si_bytes(v: f64) -> String {
@@ -292,4 +300,54 @@ fn machine_rows(report: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
         })
         .collect();
     (cols.iter().map(|c| c.header).collect(), rows)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::report::{Machine, Spread};
+
+    /// A plausible row of a 2-core run: 10 ms batches, speedup and ceiling near 2 at 2
+    /// workers; io rows move bytes.
+    pub(crate) fn row(workload: &str, executor: &str, workers: usize) -> RunResult {
+        let cores = workers.min(2) as f64;
+        let wall = Spread {
+            median: 0.010,
+            min: 0.009,
+            max: 0.012,
+        };
+        RunResult {
+            speedup: Some(Estimate {
+                median: cores * 0.95,
+                lo: cores * 0.95 - 0.05,
+                hi: cores * 0.95 + 0.02,
+            }),
+            efficiency: Some(0.95),
+            ceiling: Some(Estimate {
+                median: cores,
+                lo: cores - 0.1,
+                hi: cores,
+            }),
+            efficiency_vs_ceiling: Some(Estimate {
+                median: 0.95,
+                lo: 0.93,
+                hi: 0.98,
+            }),
+            rounds: 40,
+            bytes_per_s: (workload == "io").then_some(8.0 * 1000.0 / 0.010),
+            ..RunResult::new(workload, executor, workers, (8, 1000), wall)
+        }
+    }
+
+    /// A report of these rows on a 2-core machine.
+    pub(crate) fn report_of(results: Vec<RunResult>) -> Report {
+        Report {
+            machine: Machine {
+                cores: 2,
+                ..Machine::default()
+            },
+            results,
+            partial: false,
+        }
+    }
 }

@@ -47,7 +47,8 @@ pub struct GateArgs {
     /// earlier once the verdict is clear.
     #[arg(long, default_value_t = 10.0)]
     pub budget_s: f64,
-    /// Output format: table, markdown or json.
+    /// Output format: table, markdown, json or github-benchmark (the head build's times, for
+    /// github-action-benchmark).
     #[arg(long, short = 'f', default_value = "table")]
     pub format: String,
     /// Seconds a side may take to answer one request before it is killed (1..=86400).

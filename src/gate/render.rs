@@ -1,21 +1,22 @@
-//! The gate's verdicts as a table, Markdown (for a job summary) or JSON.
+//! The gate's verdicts as a table, Markdown (for a job summary), JSON, or
+//! github-action-benchmark's list (the head build's times, for a history of them).
 
 use super::decision::Verdict;
 use super::{Outcome, Row};
 use crate::error::UsageError;
+use crate::export::github_benchmark::{self, labelled, Entry};
+use crate::export::track::{series_name, Metric, Source};
+use crate::workload::Overrides;
 
 /// Formats `--format` accepts.
-pub const FORMATS: &[&str] = &["table", "markdown", "json"];
+pub const FORMATS: &[&str] = &["table", "markdown", "json", "github-benchmark"];
 
 /// Checks a format name.
 pub fn check_format(name: &str) -> Result<(), UsageError> {
     if FORMATS.contains(&name) {
         Ok(())
     } else {
-        Err(UsageError::new(format!(
-            "unknown format '{name}'; valid: {}",
-            FORMATS.join(", ")
-        )))
+        Err(crate::export::unknown_format(name, FORMATS))
     }
 }
 
@@ -135,9 +136,38 @@ fn cells(row: &Row) -> Vec<String> {
     ]
 }
 
+/// One entry per benchmark the head build ran: its median time per batch, named as a gate
+/// series of the profile the sides serve; the ratio, verdict and pairs as `extra`.
+fn entries(outcome: &Outcome) -> Vec<Entry> {
+    let tags = Overrides {
+        profile: Some(crate::serve::PROFILE),
+        ..Overrides::default()
+    }
+    .series_tags();
+    outcome
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let head = row.head_ms.and_then(Metric::bare)?;
+            let extra = [
+                labelled("head/base", row.ratio.and_then(Metric::of)),
+                Some(format!("verdict {}", verdict(row))),
+                Some(format!("pairs {}", row.pairs)),
+                row.base_ms.map(|b| format!("base {} ms", ms(Some(b)))),
+            ];
+            Some(Entry::time(
+                series_name(&row.id, Source::Gate, &tags),
+                head,
+                extra.into_iter().flatten().collect(),
+            ))
+        })
+        .collect()
+}
+
 /// The outcome in `format` (checked by [`check_format`]).
 pub fn render(outcome: &Outcome, format: &str) -> String {
     match format {
+        "github-benchmark" => github_benchmark::render(&entries(outcome)),
         "json" => {
             let mut s = serde_json::to_string_pretty(&serde_json::json!({
                 "threshold_pct": outcome.threshold_pct,
@@ -168,5 +198,64 @@ pub fn render(outcome: &Outcome, format: &str) -> String {
             out.push('\n');
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::stats::Estimate;
+
+    fn row(id: &str, base_ms: Option<f64>, head_ms: Option<f64>, verdict: Verdict) -> Row {
+        Row {
+            id: id.into(),
+            base_ms,
+            head_ms,
+            ratio: Some(Estimate {
+                median: 1.01,
+                lo: 0.99,
+                hi: 1.02,
+            }),
+            spread: Some(0.03),
+            pairs: 60,
+            blocks: 1,
+            k: 4,
+            verdict,
+            missing_on: None,
+        }
+    }
+
+    #[test]
+    fn github_benchmark_lists_the_head_times_it_has() {
+        let mut gone = row("dot/pool/2", Some(3.0), None, Verdict::Missing);
+        gone.missing_on = Some("head");
+        gone.ratio = None;
+        let outcome = Outcome {
+            threshold_pct: 3.0,
+            rows: vec![
+                row("cpu/rayon/2", Some(15.0), Some(15.15), Verdict::Unchanged),
+                gone,
+                row(
+                    "cpu/pool/2",
+                    Some(15.0),
+                    Some(f64::NAN),
+                    Verdict::Inconclusive,
+                ),
+            ],
+            wall_s: 10.0,
+        };
+        let doc: serde_json::Value =
+            serde_json::from_str(&render(&outcome, "github-benchmark")).unwrap();
+        let entries = doc.as_array().unwrap();
+        assert_eq!(entries.len(), 1, "no head time, no entry: {doc}");
+        let e = &entries[0];
+        assert_eq!(e["name"], "cpu/rayon/2 [gate quick]");
+        assert_eq!(e["unit"], "ms");
+        assert_eq!(e["value"].as_f64(), Some(15.15));
+        let extra = e["extra"].as_str().unwrap();
+        assert!(extra.contains("head/base 1.010 [0.990-1.020]"), "{extra}");
+        assert!(extra.contains("verdict unchanged"), "{extra}");
+        assert!(extra.contains("base 15.0 ms"), "{extra}");
+        assert!(check_format("github-benchmark").is_ok());
     }
 }

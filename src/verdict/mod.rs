@@ -8,6 +8,7 @@
 
 pub mod analysis;
 mod chart;
+mod github;
 mod html;
 mod markdown;
 pub mod profile;
@@ -361,27 +362,72 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub criterion_dir: Option<PathBuf>,
     /// Write the page here: `.html` for the page, `.md` for Markdown (a PR comment or
-    /// `$GITHUB_STEP_SUMMARY`) [default: DIR/parbench/index.html].
+    /// `$GITHUB_STEP_SUMMARY`) [default: DIR/parbench/index.html; github-benchmark: stdout].
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// html (the page), markdown, or github-benchmark (each result's time as
+    /// github-action-benchmark's customSmallerIsBetter list) [default: from -o's extension,
+    /// else html].
+    #[arg(long, short = 'f', value_name = "FORMAT")]
+    pub format: Option<String>,
 }
 
-/// `parbench report`: writes the page from results on disk and prints its sentences.
+/// The formats `parbench report --format` accepts.
+const REPORT_FORMATS: &[&str] = &["html", "markdown", "github-benchmark"];
+
+/// What `parbench report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReportFormat {
+    /// The verdict page.
+    Page(PageFormat),
+    /// github-action-benchmark's list.
+    GithubBenchmark,
+}
+
+impl ReportFormat {
+    /// `--format` when given; otherwise the page format of `-o`'s extension, or HTML.
+    fn of(args: &ReportArgs) -> Result<ReportFormat, UsageError> {
+        match (args.format.as_deref(), &args.output) {
+            (Some("html"), _) => Ok(ReportFormat::Page(PageFormat::Html)),
+            (Some("markdown"), _) => Ok(ReportFormat::Page(PageFormat::Markdown)),
+            (Some("github-benchmark"), _) => Ok(ReportFormat::GithubBenchmark),
+            (Some(other), _) => Err(crate::export::unknown_format(other, REPORT_FORMATS)),
+            (None, Some(path)) => PageFormat::for_output(path).map(ReportFormat::Page),
+            (None, None) => Ok(ReportFormat::Page(PageFormat::Html)),
+        }
+    }
+}
+
+/// `parbench report`: writes the page from results on disk and prints its sentences, or
+/// writes github-action-benchmark's list.
 pub fn command(args: ReportArgs) -> anyhow::Result<i32> {
     let root = args
         .criterion_dir
         .clone()
         .unwrap_or_else(crate::compare::default_dir);
-    let (page, format) = match &args.output {
-        Some(path) => {
-            let format = PageFormat::for_output(path)?;
-            crate::output::check_file("-o", path)?;
-            (path.clone(), format)
-        }
-        None => (default_page(&root), PageFormat::Html),
-    };
+    let format = ReportFormat::of(&args)?;
+    if let Some(path) = &args.output {
+        crate::output::check_file("-o", path)?;
+    }
     let results = load(&root)?;
     let verdict = analyse(&results);
+    let format = match format {
+        ReportFormat::Page(format) => format,
+        ReportFormat::GithubBenchmark => {
+            let text =
+                crate::export::github_benchmark::render(&github::entries(&results, &verdict));
+            let mut out = crate::output::Writer::new(false);
+            match &args.output {
+                Some(path) => {
+                    out.file("-o", path, text);
+                }
+                None => out.stdout(text),
+            }
+            out.finish()?;
+            return Ok(0);
+        }
+    };
+    let page = args.output.clone().unwrap_or_else(|| default_page(&root));
     write_page(&verdict, format, &page)?;
     let mut out = String::new();
     for line in verdict.summary_lines() {

@@ -55,15 +55,19 @@ impl Run {
 
     /// "quick" or "default (PARBENCH_SIZE_CPU=1000)": the profile and the knobs that matter.
     pub fn describe(&self) -> String {
-        let knobs: Vec<String> = work(self)
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if knobs.is_empty() {
-            self.profile.clone()
-        } else {
-            format!("{} ({})", self.profile, knobs.join(", "))
+        match self.series_tags().split_first() {
+            Some((profile, [])) => profile.clone(),
+            Some((profile, knobs)) => format!("{profile} ({})", knobs.join(", ")),
+            None => String::new(),
         }
+    }
+
+    /// What names a series of this run's results: the profile, then each knob that changes
+    /// the work as `NAME=value`.
+    pub fn series_tags(&self) -> Vec<String> {
+        let mut tags = vec![self.profile.clone()];
+        tags.extend(work(self).into_iter().map(|(k, v)| format!("{k}={v}")));
+        tags
     }
 }
 

@@ -79,6 +79,34 @@ impl Overrides {
         p.fsync |= self.fsync;
         Ok(())
     }
+
+    /// What names a series of results run with these overrides, beside each row's own tasks,
+    /// size and inner threads (which the rows carry): the profile, then every other flag set
+    /// that changes the work (`latency_ms=5`, `server=keepalive`, `fsync`, `seed=7`). The
+    /// client timeout changes no work and is left out.
+    pub fn series_tags(&self) -> Vec<String> {
+        let mut tags = vec![value_name(self.profile.unwrap_or_default())];
+        if let Some(ms) = self.latency_ms {
+            tags.push(format!("latency_ms={ms}"));
+        }
+        if let Some(server) = self.server {
+            tags.push(format!("server={}", value_name(server)));
+        }
+        if self.fsync {
+            tags.push("fsync".into());
+        }
+        if let Some(seed) = self.seed {
+            tags.push(format!("seed={seed}"));
+        }
+        tags
+    }
+}
+
+/// The name a value goes by on the command line (`quick`, `keepalive`).
+fn value_name(v: impl clap::ValueEnum) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {
