@@ -3,7 +3,7 @@
 
 use super::{executor_names, worker_counts, ExecArgs};
 use crate::engine::Bench;
-use crate::error::{list_capped, Result, UsageError};
+use crate::error::{summarise_failures, Result, UsageError};
 use crate::executor;
 use crate::interrupt;
 use crate::output::{self, Writer};
@@ -99,11 +99,10 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
             // Every executor must compute the same results, as in `parbench run`.
             bench.check(&batch, &label)?;
         }
-        failures.extend(
-            failed
-                .into_iter()
-                .map(|f| format!("{name} x{workers}: {f}")),
-        );
+        failures.extend(failed.into_iter().map(|mut f| {
+            f.error.message = format!("{name} x{workers}: {}", f.error.message);
+            f
+        }));
         panels.push(Panel::from_batch(name, workers, &batch));
     }
     progress.finish();
@@ -128,8 +127,8 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     let mut out = Writer::new(args.quiet);
     let written = out.file("-o", &args.output, picture);
     if !failures.is_empty() {
-        // One line, like every other error of the CLI, naming every failed task (up to a
-        // cap) with its executor and worker; the picture marks each failure too.
+        // One line, like every other error of the CLI, naming the failed tasks (grouped by
+        // cause, up to a cap) with their executor and worker; the picture marks each one.
         let marked = if written {
             format!(" (marked in {})", args.output.display())
         } else {
@@ -138,7 +137,7 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
         output::say(&format!(
             "parbench: error: {} of {total} tasks failed{marked}: {}",
             failures.len(),
-            list_capped(&failures)
+            summarise_failures(&failures)
         ));
     }
     out.finish()?;
