@@ -9,7 +9,7 @@ use crate::export::{self, ExportOptions};
 use crate::output::{self, Writer};
 use crate::progress::Progress;
 use crate::workload::Overrides;
-use crate::{interrupt, system};
+use crate::{interrupt, limits, system};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -113,6 +113,9 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         cfg.exec.placement = system::Placement::spread();
     }
     cfg.cores = system::available_cores();
+    // The OS limits last: a typo is still named first, and no pool or server exists yet.
+    let (configs, probe_threads) = limits::of_sweep(&cfg)?;
+    limits::check(&configs, probe_threads)?;
     let mut progress = Progress::new(cfg.configurations(), args.quiet);
     let outcome = sweep::sweep(&cfg, &mut |event| match event {
         Event::Config(_, _, label) => progress.step(label),
@@ -122,7 +125,8 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     // A stop signal that reached the workers too shows up first as failed tasks: it is still
     // the signal. Checked on success as well: a signal during the last batch still stops.
     interrupt::check()?;
-    let report = outcome?;
+    // When the OS refused something mid-run, its limit is named before the symptom.
+    let report = outcome.map_err(limits::explain)?;
     if let Some(note) = &report.machine.note {
         if args.output.is_some() || args.format != "table" {
             output::say(&format!("parbench: note: {note}"));

@@ -79,6 +79,14 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     let info = workload::find(&args.workload)?;
     let params = args.params.params_for(info.name)?;
     let options = args.exec.options()?;
+    let baseline = crate::limits::Config::new(info.name, &params, executor::baseline().name, 1);
+    let configs = std::iter::once(baseline)
+        .chain(names.iter().map(|name| {
+            let workers = executor::workers_of(name, args.workers);
+            crate::limits::Config::new(info.name, &params, name, workers)
+        }))
+        .collect::<Result<Vec<_>, UsageError>>()?;
+    crate::limits::check(&configs, 0)?;
 
     let bench = Bench::open_lenient(info.name, params, options)?;
     let mut progress = Progress::new(names.len(), args.quiet);
@@ -134,10 +142,14 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
         } else {
             String::new()
         };
+        let summary = summarise_failures(&failures);
+        // The limit the OS ran out of, when it did, comes before the tasks' symptom.
+        let cause = crate::limits::cause(&summary)
+            .map(|c| format!("{c}: "))
+            .unwrap_or_default();
         output::say(&format!(
-            "parbench: error: {} of {total} tasks failed{marked}: {}",
+            "parbench: error: {cause}{} of {total} tasks failed{marked}: {summary}",
             failures.len(),
-            summarise_failures(&failures)
         ));
     }
     out.finish()?;
