@@ -48,19 +48,7 @@ fn full_disk_names_the_file_and_removes_the_temp_dir() {
             "-q",
         ],
     );
-    // SAFETY: setrlimit is async-signal-safe and only affects the child.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 100_000,
-                rlim_max: 100_000,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_in_child(&mut cmd, libc::RLIMIT_FSIZE, 100_000);
     let out = cmd.output().expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -161,6 +149,11 @@ fn io_temp_dir_is_private_and_removed_with_the_workload() {
 
 /// Sets a resource limit in the child only (between fork and exec).
 fn limit_in_child(cmd: &mut Command, resource: libc::__rlimit_resource_t, value: u64) {
+    limits_in_child(cmd, resource, value, value);
+}
+
+/// Sets the soft and hard limits of `resource` in the child only.
+fn limits_in_child(cmd: &mut Command, resource: libc::__rlimit_resource_t, soft: u64, hard: u64) {
     // SAFETY: setrlimit and fcntl are async-signal-safe and only affect the child.
     unsafe {
         cmd.pre_exec(move || {
@@ -172,8 +165,8 @@ fn limit_in_child(cmd: &mut Command, resource: libc::__rlimit_resource_t, value:
                 }
             }
             let limit = libc::rlimit {
-                rlim_cur: value,
-                rlim_max: value,
+                rlim_cur: soft,
+                rlim_max: hard,
             };
             if libc::setrlimit(resource, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
@@ -495,40 +488,12 @@ fn a_soft_descriptor_limit_is_raised_when_the_hard_one_allows() {
     let _guard = one_at_a_time();
     let leaks = LeakCheck::start();
     // 48 descriptors cannot hold 32 clients and 32 server sockets, but the hard limit can.
-    let mut cmd = parbench(
-        &leaks,
-        &[
-            "run",
-            "-w",
-            "api",
-            "-e",
-            "async",
-            "-n",
-            "32",
-            "--tasks",
-            "64",
-            "--latency-ms",
-            "1",
-            "-r",
-            "1",
-            "--budget-s",
-            "0",
-            "-q",
-        ],
-    );
-    // SAFETY: setrlimit is async-signal-safe and only affects the child.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 48,
-                rlim_max: 4096,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let args: Vec<&str> =
+        "run -w api -e async -n 32 --tasks 64 --latency-ms 1 -r 1 --budget-s 0 -q"
+            .split(' ')
+            .collect();
+    let mut cmd = parbench(&leaks, &args);
+    limits_in_child(&mut cmd, libc::RLIMIT_NOFILE, 48, 4096);
     let out = common::output_with_deadline(cmd, Duration::from_secs(120));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
