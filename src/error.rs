@@ -180,15 +180,75 @@ pub fn list_capped<T: std::fmt::Display>(items: &[T]) -> String {
     text
 }
 
-/// "2 of 8 tasks failed: task 0 on worker 1 (pid 42): ...; task 5 on worker 0 (pid 41): ...":
-/// every failed task is named (up to [`NAMED_FAILURES`]), not only the first, so a pattern
-/// (one bad worker, one bad input) shows at once.
+/// "3999 of 4000 tasks failed: GET .../item/0: ... (first: task 0 on worker 0 (pid 42))":
+/// see [`summarise_failures`].
 pub fn describe_failures(failures: &[TaskFailure], total: usize) -> String {
     format!(
         "{} of {total} tasks failed: {}",
         failures.len(),
-        list_capped(failures)
+        summarise_failures(failures)
     )
+}
+
+/// The failures as one line: tasks whose errors are the same once the task's own specifics
+/// (its index, worker and pid, [`SPECIFICS`]) are taken out form one group, shown with the
+/// first task's error, the group's size and that first task; a group of one is named as
+/// before ("task 3 on worker 1 (pid 42): ..."). Up to [`NAMED_FAILURES`] groups, in the order
+/// of their first task, then how many more. A thousand tasks failing the same way is one
+/// cause, and the line stays short enough to read it.
+pub fn summarise_failures(failures: &[TaskFailure]) -> String {
+    let mut groups: Vec<(String, &TaskFailure, usize)> = Vec::new();
+    for f in failures {
+        let key = without_specifics(&f.error.message);
+        match groups.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, n)) => *n += 1,
+            None => groups.push((key, f, 1)),
+        }
+    }
+    let all_one = groups.len() == 1;
+    let mut parts: Vec<String> = groups
+        .iter()
+        .take(NAMED_FAILURES)
+        .map(|&(_, first, n)| {
+            let origin = format!("task {} on worker {}", first.task, first.worker);
+            match n {
+                1 => format!("{origin}: {}", first.error),
+                _ if all_one => format!("{} (first: {origin})", first.error),
+                _ => format!("{n} tasks: {} (first: {origin})", first.error),
+            }
+        })
+        .collect();
+    if groups.len() > NAMED_FAILURES {
+        let rest = &groups[NAMED_FAILURES..];
+        parts.push(format!(
+            "and {} more distinct errors in {} tasks",
+            rest.len(),
+            rest.iter().map(|(_, _, n)| n).sum::<usize>()
+        ));
+    }
+    parts.join("; ")
+}
+
+/// Where an error message names its own task, worker or pid: the number right after each of
+/// these is a specific of that task, not part of its cause ("task 3", io's "task-3.txt",
+/// api's "/item/3", "worker 1", "pid 42").
+pub const SPECIFICS: [&str; 5] = ["task ", "task-", "/item/", "worker ", "pid "];
+
+/// `message` with the number after each of [`SPECIFICS`] replaced by `#`.
+fn without_specifics(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        let next_is_digit = chars.peek().is_some_and(char::is_ascii_digit);
+        if next_is_digit && SPECIFICS.iter().any(|m| out.ends_with(m)) {
+            out.push('#');
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+        }
+    }
+    out
 }
 
 /// Result with the crate's error.
@@ -199,36 +259,90 @@ mod tests {
     use super::*;
 
     fn failure(task: usize) -> TaskFailure {
+        failing(task, "boom")
+    }
+
+    fn failing(task: usize, message: &str) -> TaskFailure {
         TaskFailure {
             task,
             worker: format!("{} (pid {})", task % 2, 100 + task % 2),
-            error: TaskError::new("boom"),
+            error: TaskError::new(message),
         }
     }
 
     #[test]
-    fn every_failed_task_is_named_up_to_the_cap() {
-        let two: Vec<TaskFailure> = (0..2).map(failure).collect();
+    fn a_failed_task_alone_is_named_with_its_worker() {
         let text = Error::TasksFailed {
-            failures: two,
+            failures: vec![failure(1)],
             total: 2,
         }
         .to_string();
         assert_eq!(
             text,
-            "2 of 2 tasks failed: task 0 on worker 0 (pid 100): boom; \
-             task 1 on worker 1 (pid 101): boom"
+            "1 of 2 tasks failed: task 1 on worker 1 (pid 101): boom"
         );
-        let many: Vec<TaskFailure> = (0..25).map(failure).collect();
+    }
+
+    #[test]
+    fn identical_errors_are_one_group_with_their_count_and_first_task() {
+        // Issue 25: 3999 clients saw the same EOF; each message names its own task.
+        let mut failures: Vec<TaskFailure> = (0..3999)
+            .map(|t| {
+                failing(
+                    t,
+                    &format!("api/async/512: GET http://127.0.0.1:4000/item/{t}: unexpected EOF"),
+                )
+            })
+            .collect();
+        let text = describe_failures(&failures, 4000);
+        assert_eq!(
+            text,
+            "3999 of 4000 tasks failed: api/async/512: GET http://127.0.0.1:4000/item/0: \
+             unexpected EOF (first: task 0 on worker 0 (pid 100))"
+        );
+        // A different cause is a group of its own, named after the first.
+        failures.insert(
+            0,
+            failing(
+                7,
+                "worker 1 (pid 101) was killed by signal 9 while running task 7",
+            ),
+        );
+        let text = describe_failures(&failures, 4000);
+        assert_eq!(
+            text,
+            "4000 of 4000 tasks failed: task 7 on worker 1 (pid 101): worker 1 (pid 101) was \
+             killed by signal 9 while running task 7; 3999 tasks: api/async/512: GET \
+             http://127.0.0.1:4000/item/0: unexpected EOF (first: task 0 on worker 0 (pid 100))"
+        );
+        // Numbers that are not the task's own keep errors apart: status codes, ports.
+        let two = [failing(0, "status 500"), failing(1, "status 503")];
+        assert!(describe_failures(&two, 2).contains("task 1 on worker 1 (pid 101): status 503"));
+    }
+
+    #[test]
+    fn distinct_errors_are_listed_up_to_the_cap() {
+        let many: Vec<TaskFailure> = (0..25)
+            .map(|t| failing(t, &format!("cause {}", t % 13)))
+            .collect();
         let text = Error::TasksFailed {
             failures: many,
             total: 30,
         }
         .to_string();
-        assert!(text.starts_with("25 of 30 tasks failed: task 0 on worker 0"));
-        assert!(text.contains("task 9 on worker 1 (pid 101)"), "{text}");
-        assert!(!text.contains("task 10 "), "{text}");
-        assert!(text.ends_with("; and 15 more"), "{text}");
+        assert!(
+            text.starts_with("25 of 30 tasks failed: 2 tasks: cause 0 (first: task 0 on worker 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("2 tasks: cause 9 (first: task 9 on worker 1 (pid 101))"),
+            "{text}"
+        );
+        assert!(!text.contains("cause 10"), "{text}");
+        assert!(
+            text.ends_with("; and 3 more distinct errors in 5 tasks"),
+            "{text}"
+        );
         assert_eq!(text.lines().count(), 1);
     }
 }

@@ -55,8 +55,9 @@ extern "C" fn on_signal(sig: libc::c_int) {
 }
 
 /// Installs the handler for SIGINT, SIGTERM and SIGHUP and makes the self-pipe. Idempotent.
-/// Not called in `parbench worker`: workers keep the default actions, so a terminal's Ctrl-C
-/// ends them and the pool reads that as the user stopping the run.
+/// Not called in `parbench worker`: workers keep the default actions (the pool sets them,
+/// [`default_actions_in_child`]), so a terminal's Ctrl-C ends them and the pool reads that
+/// as the user stopping the run.
 pub fn install() {
     INSTALL.call_once(|| {
         let mut fds = [-1; 2];
@@ -83,6 +84,29 @@ pub fn install() {
             }
         }
     });
+}
+
+/// Gives the stop signals their default action, unblocked, in a child about to `exec` (call
+/// it from `pre_exec`). Both an ignored disposition and a blocked mask survive `exec`, and
+/// `std::process::Command` resets neither: a parent started with SIGINT ignored (any
+/// `cmd &` from a script: the shell does that to background jobs), or spawning from a thread
+/// that blocks it, would otherwise start workers that shrug off Ctrl-C and finish their
+/// tasks. Async-signal-safe.
+pub fn default_actions_in_child() {
+    // SAFETY: sigemptyset, sigaddset, sigaction and sigprocmask are async-signal-safe and
+    // touch only this process's own signal state and the local values.
+    unsafe {
+        let mut stop: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut stop);
+        for sig in STOP_SIGNALS {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = libc::SIG_DFL;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+            libc::sigaddset(&mut stop, sig);
+        }
+        libc::sigprocmask(libc::SIG_UNBLOCK, &stop, std::ptr::null_mut());
+    }
 }
 
 /// The first stop signal received, if any.
@@ -223,6 +247,45 @@ mod tests {
             .unwrap()
             .iter()
             .all(|(_, d)| d != kept.path()));
+    }
+
+    /// The stop signals ignored and blocked in `cat /proc/self/status` run as a child of a
+    /// parent that ignores and blocks them, with or without the reset.
+    fn stop_signals_in_child(reset: bool) -> (u64, u64) {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("cat");
+        cmd.arg("/proc/self/status");
+        // SAFETY: only signal, sigprocmask and the reset, all async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                for sig in STOP_SIGNALS {
+                    libc::signal(sig, libc::SIG_IGN);
+                    libc::sigaddset(&mut set, sig);
+                }
+                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                if reset {
+                    default_actions_in_child();
+                }
+                Ok(())
+            });
+        }
+        let status = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+        let mask = |field: &str| {
+            let line = status.lines().find_map(|l| l.strip_prefix(field)).unwrap();
+            let bits = u64::from_str_radix(line.trim(), 16).unwrap();
+            STOP_SIGNALS
+                .iter()
+                .fold(0, |acc, sig| acc | (bits & (1 << (sig - 1))))
+        };
+        (mask("SigIgn:"), mask("SigBlk:"))
+    }
+
+    #[test]
+    fn children_get_the_stop_signals_back_unblocked_with_default_actions() {
+        assert_ne!(stop_signals_in_child(false), (0, 0), "the setup has teeth");
+        assert_eq!(stop_signals_in_child(true), (0, 0));
     }
 
     #[test]

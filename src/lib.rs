@@ -17,6 +17,7 @@ pub mod executor;
 pub mod export;
 pub mod gate;
 pub mod interrupt;
+pub mod limits;
 pub mod measure;
 pub mod output;
 pub mod plot;

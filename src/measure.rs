@@ -217,6 +217,10 @@ impl BatchBuilder {
 
     /// Stores one task's outcome and record.
     pub fn set(&mut self, result: Result<TaskOutput, TaskError>, record: TaskRecord) {
+        if result.is_err() {
+            // A client's EOF may be a server out of descriptors: look while it still is.
+            crate::limits::watch_failure();
+        }
         let i = record.task;
         self.results[i] = Some(result);
         self.records[i] = Some(record);

@@ -163,29 +163,103 @@ fn pool_is_reused_across_batches_and_workloads() {
     assert!(pool.run(&empty).unwrap().results.is_empty());
 }
 
+/// A stand-in for the api server that holds every request until the test answers it, so a
+/// test knows that a worker is inside its task (its request arrived) instead of racing a
+/// sleep against the task. It accepts a fixed number of connections, then its thread ends.
+struct HeldServer {
+    url: String,
+    arrived: std::sync::mpsc::Receiver<std::net::TcpStream>,
+}
+
+impl HeldServer {
+    fn start(connections: usize) -> Self {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, arrived) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(connections) {
+                let Ok(mut stream) = stream else { return };
+                // The whole request head: the client is now waiting for the answer.
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                if tx.send(stream).is_err() {
+                    return;
+                }
+            }
+        });
+        HeldServer { url, arrived }
+    }
+
+    /// An api job of `tasks` requests to this server, with a client timeout far beyond any
+    /// test (the server answers when the test says so).
+    fn job(&self, tasks: usize) -> Job {
+        let url = self.url.clone();
+        job("api", move |p| {
+            p.tasks = tasks;
+            p.timeout_ms = 120_000;
+            p.endpoint = Some(url);
+        })
+    }
+
+    /// The first `n` requests, held open, once they have all arrived. The minute is a guard
+    /// against a hang, never a timing assertion.
+    fn wait_for(&self, n: usize) -> Vec<std::net::TcpStream> {
+        (0..n)
+            .map(|i| {
+                self.arrived
+                    .recv_timeout(Duration::from_secs(60))
+                    .unwrap_or_else(|_| panic!("request {i} of {n} never arrived"))
+            })
+            .collect()
+    }
+}
+
+/// Answers a held request with a small 200 (the client may be gone: that is fine).
+fn answer(mut stream: std::net::TcpStream) {
+    use std::io::Write;
+    let _ =
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+}
+
+/// Waits until our child `pid` has died (a zombie not yet reaped, or gone), so nothing it
+/// could still read is sent to it.
+fn wait_dead(pid: u32) {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s[s.rfind(')')? + 2..].chars().next());
+        if matches!(state, None | Some('Z' | 'X')) {
+            return;
+        }
+        assert!(Instant::now() < until, "pid {pid} did not die");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn sigkill_mid_task_fails_that_task_and_the_worker_is_replaced() {
     let _t = track();
     let mut pool = pool(2);
     let pids: Vec<u32> = pool.pids().into_iter().flatten().collect();
-    // Two slow requests: each worker is inside one when the first is killed.
-    let slow = job("api", |p| {
-        p.tasks = 2;
-        p.latency_ms = 1500;
-    });
+    // Two requests the server holds: once both arrived, each worker is inside its task.
+    let server = HeldServer::start(2);
+    let slow = server.job(2);
     let victim = pids[0];
     let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+        let held = server.wait_for(2);
         // SAFETY: kill sends a signal to a pid we started.
         unsafe { libc::kill(victim as libc::pid_t, libc::SIGKILL) };
-        Instant::now()
+        wait_dead(victim);
+        held.into_iter().for_each(answer);
     });
     let batch = pool.run(&slow).unwrap();
-    let killed_at = killer.join().unwrap();
-    eprintln!(
-        "batch returned {:?} after the kill",
-        Instant::now() - killed_at
-    );
+    killer.join().unwrap();
     let failures = batch.failures();
     assert_eq!(failures.len(), 1, "{failures:?}");
     let failure = &failures[0];
@@ -209,24 +283,46 @@ fn sigkill_mid_task_fails_that_task_and_the_worker_is_replaced() {
     batch.failures_as_error().unwrap();
 }
 
+/// Ignores SIGINT in this whole process until dropped, as a shell does for a job started
+/// with `&` from a script: workers must not inherit that.
+struct SigintIgnored(libc::sighandler_t);
+
+impl SigintIgnored {
+    fn now() -> Self {
+        // SAFETY: setting a disposition to SIG_IGN has no preconditions.
+        SigintIgnored(unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) })
+    }
+}
+
+impl Drop for SigintIgnored {
+    fn drop(&mut self) {
+        // SAFETY: restores the disposition `now` replaced.
+        unsafe { libc::signal(libc::SIGINT, self.0) };
+    }
+}
+
 #[test]
 fn sigint_in_a_worker_interrupts_the_batch() {
     let _t = track();
     // Ctrl-C on a terminal signals the whole process group, workers included: a worker dying
-    // of SIGINT means the user wants out, so the batch stops with `Interrupted`.
+    // of SIGINT means the user wants out, so the batch stops with `Interrupted`. It must,
+    // even when this process was started with SIGINT ignored (the flaky failure of issue 25:
+    // the workers inherited the ignored SIGINT and finished their tasks).
+    let _ignored = SigintIgnored::now();
     let mut pool = pool(2);
     let victim = pool.pids()[1].unwrap();
-    let slow = job("api", |p| {
-        p.tasks = 2;
-        p.latency_ms = 1000;
-    });
+    let server = HeldServer::start(2);
+    let slow = server.job(2);
+    // Signal only once both workers are inside their tasks; the requests stay unanswered, so
+    // the batch can end only through the signal.
     let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+        let held = server.wait_for(2);
         // SAFETY: kill sends a signal to a pid we started.
         unsafe { libc::kill(victim as libc::pid_t, libc::SIGINT) };
+        held
     });
     let err = pool.run(&slow).expect_err("interrupted");
-    killer.join().unwrap();
+    drop(killer.join().unwrap());
     assert!(
         matches!(err, parbench::error::Error::Interrupted(libc::SIGINT)),
         "{err}"
@@ -236,6 +332,24 @@ fn sigint_in_a_worker_interrupts_the_batch() {
     let batch = pool.run(&job("noop", |p| p.tasks = 10)).unwrap();
     batch.failures_as_error().unwrap();
     assert!(pool.pids().iter().all(Option::is_some));
+
+    // A worker that dies of SIGINT between two batches stops the next one the same way.
+    let victim = pool.pids()[0].unwrap();
+    // SAFETY: kill sends a signal to a pid we started.
+    unsafe { libc::kill(victim as libc::pid_t, libc::SIGINT) };
+    wait_dead(victim);
+    let err = pool
+        .run(&job("noop", |p| p.tasks = 4))
+        .expect_err("interrupted between batches");
+    assert!(
+        matches!(err, parbench::error::Error::Interrupted(libc::SIGINT)),
+        "{err}"
+    );
+    assert!(gone(victim));
+    pool.run(&job("noop", |p| p.tasks = 4))
+        .unwrap()
+        .failures_as_error()
+        .unwrap();
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::export::{self, ExportOptions};
 use crate::output::{self, Writer};
 use crate::progress::Progress;
 use crate::workload::Overrides;
-use crate::{interrupt, system};
+use crate::{interrupt, limits, system};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -122,6 +122,9 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         cfg.exec.placement = system::Placement::spread();
     }
     cfg.cores = system::available_cores();
+    // The OS limits last: a typo is still named first, and no pool or server exists yet.
+    let (configs, probe_threads) = limits::of_sweep(&cfg)?;
+    limits::check(&configs, probe_threads)?;
     let mut progress = Progress::timed(cfg.budget(), args.quiet);
     let started = std::time::Instant::now();
     let budget = cfg.budget();
@@ -160,7 +163,8 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         signalled || matches!(stopped, Some(Error::Interrupted(_) | Error::MaxTime(_)));
     let stopped = match stopped {
         // Nothing was measured (a workload that would not open, a bad size): only the error.
-        Some(e) if report.results.is_empty() && !stop_asked => return Err(e.into()),
+        // When the OS refused something mid-run, its limit is named before the symptom.
+        Some(e) if report.results.is_empty() && !stop_asked => return Err(limits::explain(e)),
         other => other,
     };
     if (stopped.is_some() || signalled) && !report.results.is_empty() && !args.quiet {
@@ -203,7 +207,7 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     match stopped {
         // The user bounded the run: what it measured is the answer asked for.
         Some(Error::MaxTime(_)) | None => Ok(0),
-        Some(e) => Err(e.into()),
+        Some(e) => Err(limits::explain(e)),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{executor_names, worker_counts, ExecArgs};
 use crate::engine::Bench;
-use crate::error::{list_capped, Result, UsageError};
+use crate::error::{summarise_failures, Result, UsageError};
 use crate::executor;
 use crate::interrupt;
 use crate::output::{self, Writer};
@@ -79,6 +79,14 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     let info = workload::find(&args.workload)?;
     let params = args.params.params_for(info.name)?;
     let options = args.exec.options()?;
+    let baseline = crate::limits::Config::new(info.name, &params, executor::baseline().name, 1);
+    let configs = std::iter::once(baseline)
+        .chain(names.iter().map(|name| {
+            let workers = executor::workers_of(name, args.workers);
+            crate::limits::Config::new(info.name, &params, name, workers)
+        }))
+        .collect::<Result<Vec<_>, UsageError>>()?;
+    crate::limits::check(&configs, 0)?;
 
     let bench = Bench::open_lenient(info.name, params, options)?;
     let mut progress = Progress::new(names.len(), args.quiet);
@@ -99,11 +107,10 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
             // Every executor must compute the same results, as in `parbench run`.
             bench.check(&batch, &label)?;
         }
-        failures.extend(
-            failed
-                .into_iter()
-                .map(|f| format!("{name} x{workers}: {f}")),
-        );
+        failures.extend(failed.into_iter().map(|mut f| {
+            f.error.message = format!("{name} x{workers}: {}", f.error.message);
+            f
+        }));
         panels.push(Panel::from_batch(name, workers, &batch));
     }
     progress.finish();
@@ -128,17 +135,21 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     let mut out = Writer::new(args.quiet);
     let written = out.file("-o", &args.output, picture);
     if !failures.is_empty() {
-        // One line, like every other error of the CLI, naming every failed task (up to a
-        // cap) with its executor and worker; the picture marks each failure too.
+        // One line, like every other error of the CLI, naming the failed tasks (grouped by
+        // cause, up to a cap) with their executor and worker; the picture marks each one.
         let marked = if written {
             format!(" (marked in {})", args.output.display())
         } else {
             String::new()
         };
+        let summary = summarise_failures(&failures);
+        // The limit the OS ran out of, when it did, comes before the tasks' symptom.
+        let cause = crate::limits::cause(&summary)
+            .map(|c| format!("{c}: "))
+            .unwrap_or_default();
         output::say(&format!(
-            "parbench: error: {} of {total} tasks failed{marked}: {}",
+            "parbench: error: {cause}{} of {total} tasks failed{marked}: {summary}",
             failures.len(),
-            list_capped(&failures)
         ));
     }
     out.finish()?;

@@ -16,6 +16,8 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     defaults,
     quick: super::quick_linear,
     open,
+    // A loop: no descriptor, no thread, inputs of a few bytes.
+    demand: |p| check(p).map(|()| crate::limits::Demand::default()),
 };
 
 /// Steps between two check points of the simulated GIL: cheap enough not to show, frequent
@@ -35,14 +37,19 @@ fn defaults() -> Params {
 /// More steps than this per task is minutes of work: refused as a likely typo.
 const MAX_STEPS: u64 = 100_000_000_000;
 
-fn open(params: Params) -> Result<Arc<dyn Workload>> {
+/// The bounds on the parameters, checked before anything is opened or counted.
+fn check(params: &Params) -> Result<(), crate::error::UsageError> {
     if params.size == 0 || params.size > MAX_STEPS {
         return Err(crate::error::UsageError::new(format!(
             "cpu size {} must be 1..={MAX_STEPS} steps per task",
             params.size
-        ))
-        .into());
+        )));
     }
+    Ok(())
+}
+
+fn open(params: Params) -> Result<Arc<dyn Workload>> {
+    check(&params)?;
     let slowdown = super::slowdown(INFO.name)?;
     Ok(Arc::new(Cpu { params, slowdown }))
 }

@@ -31,7 +31,25 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     defaults,
     quick,
     open,
+    // Each task holds its product beside its two matrices, and its kernel runs K-1 more
+    // threads.
+    demand: |p| {
+        check(p)?;
+        Ok(crate::limits::Demand {
+            threads_per_task: (p.inner_threads as u64).saturating_sub(1),
+            input_bytes: input_bytes(p),
+            bytes_per_task: 8 * p.size.saturating_mul(p.size),
+            ..Default::default()
+        })
+    },
 };
+
+/// Bytes the batch's inputs hold: two size x size f64 matrices per task.
+fn input_bytes(p: &Params) -> u64 {
+    16u64
+        .saturating_mul(p.size.saturating_mul(p.size))
+        .saturating_mul(p.tasks as u64)
+}
 
 fn defaults() -> Params {
     Params {
@@ -41,26 +59,34 @@ fn defaults() -> Params {
     }
 }
 
-fn open(params: Params) -> Result<Arc<dyn Workload>> {
-    let n = params.size as usize;
+/// The bounds on the parameters, checked before anything is opened or counted.
+fn check(params: &Params) -> Result<(), UsageError> {
+    let n = params.size;
     if n == 0 || n > 8_000 {
-        return Err(UsageError::new(format!("dot matrix dimension {n} must be 1..=8000")).into());
+        return Err(UsageError::new(format!(
+            "dot matrix dimension {n} must be 1..=8000"
+        )));
     }
-    let input_bytes = 16 * (n as u64).pow(2) * params.tasks as u64;
+    let input_bytes = input_bytes(params);
     if input_bytes > 8 << 30 {
         return Err(UsageError::new(format!(
             "dot inputs of {} x {n}^2 matrices need {input_bytes} bytes; the limit is 8 GiB",
             params.tasks
-        ))
-        .into());
+        )));
     }
     let inner = params.inner_threads;
     if inner == 0 || inner > MAX_WORKERS {
         return Err(UsageError::new(format!(
             "dot inner threads {inner} must be 1..={MAX_WORKERS}"
-        ))
-        .into());
+        )));
     }
+    Ok(())
+}
+
+fn open(params: Params) -> Result<Arc<dyn Workload>> {
+    check(&params)?;
+    let n = params.size as usize;
+    let inner = params.inner_threads;
     let slowdown = super::slowdown(INFO.name)?;
     Ok(Arc::new(Dot {
         params,

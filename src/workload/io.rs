@@ -18,7 +18,21 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     defaults,
     quick: super::quick_linear,
     open,
+    // Each task holds its file open while it writes it.
+    demand: |p| {
+        check(p)?;
+        Ok(crate::limits::Demand {
+            fds_per_task: 1,
+            input_bytes: input_bytes(p),
+            ..Default::default()
+        })
+    },
 };
+
+/// Bytes the batch's inputs hold: one text of `size` bytes per task.
+fn input_bytes(p: &Params) -> u64 {
+    p.size.saturating_mul(p.tasks as u64)
+}
 
 fn defaults() -> Params {
     Params {
@@ -32,21 +46,25 @@ fn defaults() -> Params {
 const MAX_SIZE: u64 = 1 << 30;
 const MAX_TOTAL: u64 = 8 << 30;
 
-fn open(mut params: Params) -> Result<Arc<dyn Workload>> {
+/// The bounds on the parameters, checked before anything is opened or counted.
+fn check(params: &Params) -> Result<(), UsageError> {
     if params.size == 0 || params.size > MAX_SIZE {
         return Err(UsageError::new(format!(
             "io size {} must be 1..={MAX_SIZE} bytes per file",
             params.size
-        ))
-        .into());
+        )));
     }
-    if params.size.saturating_mul(params.tasks as u64) > MAX_TOTAL {
+    if input_bytes(params) > MAX_TOTAL {
         return Err(UsageError::new(format!(
             "io inputs of {} x {} bytes exceed {MAX_TOTAL} bytes in memory",
             params.tasks, params.size
-        ))
-        .into());
+        )));
     }
+    Ok(())
+}
+
+fn open(mut params: Params) -> Result<Arc<dyn Workload>> {
+    check(&params)?;
     let (dir, owned) = match &params.endpoint {
         Some(path) => (PathBuf::from(path), None),
         None => {

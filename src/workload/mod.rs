@@ -165,6 +165,10 @@ pub struct WorkloadInfo {
     /// Opens the workload: starts its server or makes its directory when `params.endpoint`
     /// is `None`, or attaches to the existing ones when it is set (in a worker process).
     pub open: fn(Params) -> Result<Arc<dyn Workload>>,
+    /// What a batch asks of the operating system (descriptors, threads, memory, ports), from
+    /// the parameters alone, for the limit checks before any work ([`crate::limits`]); first
+    /// it checks the parameters' own bounds, as `open` does, so those are named first.
+    pub demand: fn(&Params) -> Result<crate::limits::Demand, UsageError>,
 }
 
 /// Every workload, in the order the CLI and the benches show them.

@@ -15,7 +15,19 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     defaults,
     quick: |_| {},
     open,
+    demand: |p| {
+        check(p)?;
+        Ok(crate::limits::Demand {
+            input_bytes: input_bytes(p),
+            ..Default::default()
+        })
+    },
 };
+
+/// Bytes the batch's inputs hold.
+fn input_bytes(p: &Params) -> u64 {
+    p.size.saturating_mul(p.tasks as u64)
+}
 
 fn defaults() -> Params {
     Params {
@@ -30,21 +42,25 @@ pub const MAX_SIZE: u64 = 1 << 30;
 /// Largest total input of a batch, all tasks together.
 pub const MAX_TOTAL: u64 = 8 << 30;
 
-fn open(params: Params) -> Result<Arc<dyn Workload>> {
+/// The bounds on the parameters, checked before anything is opened or counted.
+fn check(params: &Params) -> Result<(), crate::error::UsageError> {
     if params.size > MAX_SIZE {
         return Err(crate::error::UsageError::new(format!(
             "noop size {} must be 0..={MAX_SIZE} bytes per task",
             params.size
-        ))
-        .into());
+        )));
     }
-    if params.size.saturating_mul(params.tasks as u64) > MAX_TOTAL {
+    if input_bytes(params) > MAX_TOTAL {
         return Err(crate::error::UsageError::new(format!(
             "noop inputs of {} x {} bytes exceed {MAX_TOTAL} bytes in memory",
             params.tasks, params.size
-        ))
-        .into());
+        )));
     }
+    Ok(())
+}
+
+fn open(params: Params) -> Result<Arc<dyn Workload>> {
+    check(&params)?;
     Ok(Arc::new(Noop { params }))
 }
 

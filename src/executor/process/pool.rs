@@ -46,6 +46,14 @@ fn seconds(d: Duration) -> String {
     }
 }
 
+/// The stop signal (SIGINT, SIGTERM, SIGHUP) a worker died of, if it did: the user asking
+/// the run to stop, not a fault to replace.
+fn stop_signal(status: Option<std::process::ExitStatus>) -> Option<i32> {
+    status
+        .and_then(|st| st.signal())
+        .filter(|sig| crate::interrupt::STOP_SIGNALS.contains(sig))
+}
+
 /// Milliseconds for `poll(2)` until `d`, rounded up so a deadline is never polled early in a
 /// busy loop of zero timeouts.
 fn poll_ms(d: Duration) -> i32 {
@@ -361,7 +369,7 @@ impl ProcessPool {
         }
         // A worker that could not even start is not replaced now (that could loop); the
         // next batch tries again.
-        if let Some(sig) = signal.filter(|sig| crate::interrupt::STOP_SIGNALS.contains(sig)) {
+        if let Some(sig) = stop_signal(status) {
             s.interrupted = Some(sig);
         } else if was != State::Starting && s.respawns_left > 0 {
             s.respawns_left -= 1;
@@ -496,16 +504,20 @@ impl ProcessPool {
     /// [`Executor::run`] without the clean-up after an error.
     pub(super) fn run_batch(&mut self, job: &Job) -> Result<Batch> {
         // Replace workers lost since the last batch (outside the timed region).
+        // One that died of a stop signal since (a terminal's Ctrl-C between two batches) stops
+        // this batch as it would have stopped the last.
         let mut revive = Session::new(None, self.lanes.len());
         for lane in 0..self.lanes.len() {
-            let dead = match self.lanes[lane].as_mut() {
-                None => true,
-                Some(w) => !matches!(w.child.try_wait(), Ok(None)),
+            let status = match self.lanes[lane].as_mut().map(|w| w.child.try_wait()) {
+                Some(Ok(None)) => continue,
+                Some(Ok(Some(status))) => Some(status),
+                Some(Err(_)) | None => None,
             };
-            if dead {
-                self.lanes[lane] = None;
-                self.lanes[lane] = Some(self.spawn(lane)?);
+            self.lanes[lane] = None;
+            if let Some(sig) = stop_signal(status) {
+                return Err(Error::Interrupted(sig));
             }
+            self.lanes[lane] = Some(self.spawn(lane)?);
         }
         while self
             .lanes

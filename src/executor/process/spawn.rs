@@ -114,11 +114,13 @@ impl ProcessPool {
             Some(core) => crate::system::cpu_set(&[core]),
             None => crate::system::cpu_set(&self.affinity),
         };
-        // SAFETY: sched_setaffinity is async-signal-safe and `set` is a plain value.
+        // SAFETY: sched_setaffinity and sigaction are async-signal-safe and `set` is a plain
+        // value.
         unsafe {
             use std::os::unix::process::CommandExt;
             cmd.pre_exec(move || {
                 libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+                crate::interrupt::default_actions_in_child();
                 Ok(())
             });
         }

@@ -149,8 +149,10 @@ async fn serve(
             next = listener.accept() => match next {
                 Ok((stream, _)) => stream,
                 // Out of file descriptors or a connection reset before accept: back off
-                // briefly rather than spin, and keep serving.
-                Err(_) => {
+                // briefly rather than spin, and keep serving; an exhaustion is recorded, so
+                // the run's error names it rather than the clients' symptom.
+                Err(e) => {
+                    crate::limits::note_refusal("the keep-alive server's accept", &e);
                     tokio::time::sleep(Duration::from_millis(1)).await;
                     continue;
                 }

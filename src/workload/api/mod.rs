@@ -31,7 +31,28 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     defaults,
     quick,
     open,
+    demand,
 };
+
+/// A request holds a client socket, and a connection in the server; the body is in both.
+/// mockito answers each request on a thread of its own and closes the connection, so each
+/// request is a new connection from a new local port; the keep-alive server runs a thread
+/// per core plus its accept and alarm threads, and its connections are reused.
+fn demand(p: &Params) -> Result<crate::limits::Demand, UsageError> {
+    check(p)?;
+    let mockito = u64::from(p.server == ServerKind::Mockito);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    Ok(crate::limits::Demand {
+        fds_per_task: 1,
+        server_fds_per_task: 1,
+        server_threads: if mockito == 1 { 1 } else { cores + 2 },
+        server_threads_per_task: mockito,
+        threads_per_task: 0,
+        input_bytes: p.tasks as u64 * task_path(p.tasks).len() as u64,
+        bytes_per_task: 2 * p.size,
+        ports_per_task: mockito,
+    })
+}
 
 /// The fixture body the server returns (about 1 KiB of JSON).
 pub const FIXTURE_BODY: &[u8] = include_bytes!("../../../fixtures/api_body.json");
