@@ -429,8 +429,21 @@ fn a_stalled_worker_is_killed_after_the_task_timeout() {
 /// expects exit 2 and one clean line naming `needles`, with nothing left behind: the limit
 /// was found before any work.
 fn refused_by_a_limit(args: &[&str], limit: impl Fn(&mut Command), needles: &[&str]) {
+    refused_by_a_limit_of(std::path::Path::new(exe()), args, limit, needles);
+}
+
+/// As [`refused_by_a_limit`], running the parbench binary at `program`.
+fn refused_by_a_limit_of(
+    program: &std::path::Path,
+    args: &[&str],
+    limit: impl Fn(&mut Command),
+    needles: &[&str],
+) {
     let leaks = LeakCheck::start();
-    let mut cmd = parbench(&leaks, args);
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env("TMPDIR", leaks.tmpdir())
+        .stdin(Stdio::null());
     limit(&mut cmd);
     let out = common::output_with_deadline(cmd, Duration::from_secs(60));
     let what = format!("{args:?}");
@@ -537,9 +550,23 @@ fn too_few_processes_and_threads_are_refused_before_any_work() {
         unsafe { libc::getuid() }
     };
     let room = user_tasks(uid) + 16;
-    refused_by_a_limit(
+    // `nobody` may not reach the build's own directory (a checkout under a private temporary
+    // directory, as CI's is): it runs a copy from a directory anyone may read, from `/`.
+    let shared = tempfile::Builder::new()
+        .prefix("nproc-test-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let program = shared.path().join("parbench");
+    std::fs::copy(exe(), &program).unwrap();
+    for path in [shared.path(), program.as_path()] {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    refused_by_a_limit_of(
+        &program,
         &["run", "-w", "cpu", "-e", "process", "-n", "64", "-q"],
         |cmd| {
+            cmd.current_dir("/");
             // SAFETY: setrlimit, setgroups, setgid and setuid are async-signal-safe and only
             // affect the child.
             unsafe {
