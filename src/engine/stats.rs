@@ -14,11 +14,21 @@ pub const CONFIDENCE: f64 = 0.95;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// The median.
+    #[serde(deserialize_with = "nan_if_null")]
     pub median: f64,
     /// Lower bound of the 95% interval.
+    #[serde(deserialize_with = "nan_if_null")]
     pub lo: f64,
     /// Upper bound of the 95% interval.
+    #[serde(deserialize_with = "nan_if_null")]
     pub hi: f64,
+}
+
+/// JSON has no NaN: serde_json writes a non-finite estimate (no round measured it, as when
+/// the probe's every spinner woke after its window) as `null`, so a report read back takes
+/// `null` as NaN instead of refusing the whole file.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl Estimate {
@@ -417,6 +427,14 @@ mod tests {
         // The same values as one block: no between-block information, the rounds' interval.
         let one = blocked_median_interval(&v, &vec![0; v.len()]);
         assert_eq!(one, plain);
+    }
+
+    #[test]
+    fn a_report_with_a_non_finite_estimate_reads_back() {
+        let json = serde_json::to_string(&Estimate::exact(f64::NAN)).unwrap();
+        assert_eq!(json, r#"{"median":null,"lo":null,"hi":null}"#);
+        let back: Estimate = serde_json::from_str(&json).unwrap();
+        assert!(back.median.is_nan() && back.lo.is_nan() && back.hi.is_nan());
     }
 
     #[test]
