@@ -252,32 +252,21 @@ impl Rounds {
             .zip(&self.batches)
             .map(|(p, e)| p / e.batch.wall_s)
             .collect();
+        // The rounds whose ceiling (baseline_i / perfect_i) reached FULL_SHARE x c, with their
+        // blocks, in one pass over the perfect batches already computed.
         let cores = self.hosts.first().map_or(1, |h| h.probe.many.len());
-        let full: Vec<bool> = self
-            .baseline_s
+        let (full, blocks): (Vec<f64>, Vec<usize>) = per_round
             .iter()
+            .zip(&self.baseline_s)
             .zip(&perfect)
-            .map(|(b, p)| b / p >= FULL_SHARE * cores as f64)
-            .collect();
-        let kept = full.iter().filter(|f| **f).count();
-        if kept * 4 < self.len() || kept < 2 {
+            .zip(&self.block_of)
+            .filter(|(((_, b), p), _)| *b / *p >= FULL_SHARE * cores as f64)
+            .map(|(((e, _), _), block)| (*e, *block))
+            .unzip();
+        if full.len() * 4 < self.len() || full.len() < 2 {
             return self.estimate(&per_round);
         }
-        let pick = |xs: &[f64]| -> Vec<f64> {
-            xs.iter()
-                .zip(&full)
-                .filter(|(_, f)| **f)
-                .map(|(x, _)| *x)
-                .collect()
-        };
-        let blocks: Vec<usize> = self
-            .block_of
-            .iter()
-            .zip(&full)
-            .filter(|(_, f)| **f)
-            .map(|(b, _)| *b)
-            .collect();
-        stats::blocked_median_interval(&pick(&per_round), &blocks)
+        stats::blocked_median_interval(&full, &blocks)
     }
 
     /// The figure a reader should read, with its interval: the speedup for work that waits
