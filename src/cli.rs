@@ -81,7 +81,11 @@ fn list_command(python: Option<&std::path::Path>) -> anyhow::Result<i32> {
             py.implementation,
             py.version,
             py.executable,
-            if py.gil_enabled { "on" } else { "off (free-threaded)" },
+            if py.gil_enabled {
+                "on"
+            } else {
+                "off (free-threaded)"
+            },
             py.numpy.as_deref().unwrap_or("missing")
         ));
     }

@@ -80,18 +80,17 @@ pub fn executor_names(list: &str) -> Result<Vec<String>, UsageError> {
                 let mut runnable = Vec::new();
                 for name in executor::python_names() {
                     match executor::unavailable(name, None) {
-                        Some(why) => crate::output::say(&format!(
-                            "parbench: note: skipping {name}: {why}"
-                        )),
+                        Some(why) => {
+                            crate::output::say(&format!("parbench: note: skipping {name}: {why}"))
+                        }
                         None => runnable.push(name.to_string()),
                     }
                 }
                 runnable
             }
             _ => {
-                let group = expand_names(item, executor::names(), |n| {
-                    executor::find(n).map(|_| ())
-                })?;
+                let group =
+                    expand_names(item, executor::names(), |n| executor::find(n).map(|_| ()))?;
                 for name in &group {
                     if let Some(why) = executor::unavailable(name, None) {
                         return Err(UsageError::new(format!("{name} is unavailable: {why}")));

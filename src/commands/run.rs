@@ -107,6 +107,20 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     for w in &workloads {
         args.params.params_for(w)?;
     }
+    // py-* dot without numpy: declined in one line each, the other workloads still run.
+    for e in executors
+        .iter()
+        .filter(|e| crate::executor::family_of(e).is_some())
+    {
+        for w in &workloads {
+            if let Some(why) = crate::executor::unavailable(e, Some(w)) {
+                output::say(&format!("parbench: note: {e} declines {w}: {why}"));
+            }
+        }
+    }
+    if let Some(py) = crate::executor::python_free_threaded(&executors) {
+        output::say(&format!("parbench: note: {py}"));
+    }
     let mut cfg = SweepConfig::new(workloads, executors, workers);
     cfg.policy = policy;
     cfg.max_time = max_time;

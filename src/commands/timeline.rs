@@ -105,7 +105,7 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
         let failed = batch.failures();
         if failed.is_empty() {
             // Every executor must compute the same results, as in `parbench run`.
-            bench.check(&batch, &label)?;
+            bench.check_of(name, &batch, &label)?;
         }
         failures.extend(failed.into_iter().map(|mut f| {
             f.error.message = format!("{name} x{workers}: {}", f.error.message);

@@ -197,7 +197,11 @@ impl Bench {
             return Ok(None);
         };
         let name = family.baseline.name;
-        if let Some(i) = self.families().iter().position(|f| f.baseline.info.name == name) {
+        if let Some(i) = self
+            .families()
+            .iter()
+            .position(|f| f.baseline.info.name == name)
+        {
             return Ok(Some(i));
         }
         let started = self.start_family(family)?;
@@ -237,7 +241,10 @@ impl Bench {
         let mut walls = Vec::with_capacity(NATIVE_BATCHES);
         for _ in 0..NATIVE_BATCHES {
             let m = measure_batch(native.pool.as_mut(), &job, &native.label)?;
-            let want = m.batch.checksum().map_err(|e| label_failures(e, &native.label))?;
+            let want = m
+                .batch
+                .checksum()
+                .map_err(|e| label_failures(e, &native.label))?;
             if (family.exact)(workload) && want != reference {
                 return Err(Error::ChecksumMismatch {
                     config: baseline.label.clone(),
@@ -361,6 +368,11 @@ impl Bench {
     /// `Ok` when every task succeeded and the combined checksum equals the reference.
     pub fn check(&self, batch: &Batch, label: &str) -> Result<()> {
         check_against(self.reference, batch, label)
+    }
+
+    /// As [`Bench::check`], against the reference of `executor`'s baseline (its family's).
+    pub fn check_of(&self, executor: &str, batch: &Batch, label: &str) -> Result<()> {
+        check_against(self.reference_of(executor), batch, label)
     }
 }
 

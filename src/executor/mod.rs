@@ -249,6 +249,17 @@ pub fn names() -> Vec<&'static str> {
         .collect()
 }
 
+/// A sentence for a run of `executors` on a free-threaded interpreter: py-threads then runs
+/// without the GIL. `None` when no py-* executor is in the run or the GIL is on.
+pub fn python_free_threaded(executors: &[String]) -> Option<String> {
+    let py = executors.iter().any(|e| family_of(e).is_some());
+    let info = python::describe().ok().filter(|i| py && !i.gil_enabled)?;
+    Some(format!(
+        "{} {} is free-threaded (GIL disabled): py-threads runs its threads truly in parallel",
+        info.implementation, info.version
+    ))
+}
+
 /// Names of the executors `py` means: the py-* family.
 pub fn python_names() -> Vec<&'static str> {
     EXECUTORS

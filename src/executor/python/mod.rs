@@ -145,9 +145,9 @@ pub fn choose(path: Option<&Path>, flag: &str) -> Result<(), UsageError> {
         )));
     }
     *CHOSEN.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.to_path_buf());
-    describe().map(|_| ()).map_err(|e| {
-        UsageError::new(format!("{flag} {}: {e}", path.display()))
-    })
+    describe()
+        .map(|_| ())
+        .map_err(|e| UsageError::new(format!("{flag} {}: {e}", path.display())))
 }
 
 /// What the chosen interpreter is, probed once per interpreter and process.
@@ -346,7 +346,8 @@ impl PyPool {
                 Ok(())
             }
             Ok(other) => {
-                let why = session.explain(&Broken::Gone(format!("answered {other:?} to a load")));
+                let why =
+                    session.explain(&Broken::Garbage(format!("answered {other:?} to a load")));
                 self.session = None;
                 Err(Error::executor(name, why))
             }
@@ -359,7 +360,11 @@ impl PyPool {
     }
 
     /// The output of a finished task, checked as far as Python's value allows.
-    fn output(&self, job: &Job, reply: &session::TaskReply) -> std::result::Result<TaskOutput, TaskError> {
+    fn output(
+        &self,
+        job: &Job,
+        reply: &session::TaskReply,
+    ) -> std::result::Result<TaskOutput, TaskError> {
         if !reply.ok {
             return Err(TaskError::new(format!(
                 "Python raised {}",
@@ -378,16 +383,16 @@ impl PyPool {
                 .and_then(from_hex)
                 .ok_or_else(|| TaskError::new("Python returned something other than bytes"))
         };
-        let input = job
-            .inputs
-            .get(reply.task)
-            .ok_or_else(|| TaskError::new(format!("Python reported task {} of none", reply.task)))?;
+        let input = job.inputs.get(reply.task).ok_or_else(|| {
+            TaskError::new(format!("Python reported task {} of none", reply.task))
+        })?;
         match job.workload.name() {
             "cpu" => {
                 let count = number()?;
-                let steps = input.data.get(..8).map_or(0, |b| {
-                    u64::from_le_bytes(b.try_into().expect("8 bytes"))
-                });
+                let steps = input
+                    .data
+                    .get(..8)
+                    .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
                 Ok(TaskOutput {
                     checksum: count,
                     units: steps,
@@ -424,7 +429,9 @@ impl PyPool {
                     payload: Vec::new(),
                 })
             }
-            other => Err(TaskError::new(format!("no Python version of workload {other}"))),
+            other => Err(TaskError::new(format!(
+                "no Python version of workload {other}"
+            ))),
         }
     }
 }
@@ -463,7 +470,7 @@ impl Executor for PyPool {
                     replies.push(reply);
                 }
                 Ok(other) => {
-                    outcome = Err(Broken::Gone(format!("sent an unexpected {other:?}")));
+                    outcome = Err(Broken::Garbage(format!("sent an unexpected {other:?}")));
                 }
                 Err(broken) => outcome = Err(broken),
             }
@@ -537,7 +544,9 @@ impl RowSums {
         let (a, b) = values.split_at(n * n);
         let row_of_b = |k: usize| &b[k * n..(k + 1) * n];
         let b_sum: Vec<f64> = (0..n).map(|k| row_of_b(k).iter().sum()).collect();
-        let b_abs: Vec<f64> = (0..n).map(|k| row_of_b(k).iter().map(|x| x.abs()).sum()).collect();
+        let b_abs: Vec<f64> = (0..n)
+            .map(|k| row_of_b(k).iter().map(|x| x.abs()).sum())
+            .collect();
         let mut sums = Vec::with_capacity(n);
         let mut tolerance = Vec::with_capacity(n);
         for i in 0..n {

@@ -73,8 +73,10 @@ pub struct TaskReply {
 pub enum Broken {
     /// Nothing within the deadline.
     Timeout(Duration),
-    /// The worker closed its stdout (it died) or wrote something that is not a message.
+    /// The worker closed its stdout (it died) or cannot be written to.
     Gone(String),
+    /// The worker wrote something that is not a message, or not the one expected.
+    Garbage(String),
 }
 
 enum Line {
@@ -204,7 +206,7 @@ impl Session {
             Ok(Line::Text(text)) => match serde_json::from_str::<Reply>(text.trim_end()) {
                 Ok(Reply::Fatal { error }) => Err(Broken::Gone(format!("failed: {error}"))),
                 Ok(reply) => Ok(reply),
-                Err(_) => Err(Broken::Gone(format!(
+                Err(_) => Err(Broken::Garbage(format!(
                     "wrote garbage: {:?}",
                     text.trim_end().chars().take(60).collect::<String>()
                 ))),
@@ -223,7 +225,9 @@ impl Session {
                 self.pid,
                 t.as_secs_f64()
             ),
-            Broken::Gone(why) => format!("the Python worker (pid {}) {why}", self.pid),
+            Broken::Gone(why) | Broken::Garbage(why) => {
+                format!("the Python worker (pid {}) {why}", self.pid)
+            }
         };
         self.kill();
         // The reader threads see the pipes close once the group is dead; give the stderr
@@ -234,10 +238,12 @@ impl Session {
             .try_wait()
             .ok()
             .flatten()
-            .map(|s| match std::os::unix::process::ExitStatusExt::signal(&s) {
-                Some(sig) => format!(" ({})", crate::interrupt::signal_name(sig)),
-                None => format!(" (exit {})", s.code().unwrap_or(-1)),
-            })
+            .map(
+                |s| match std::os::unix::process::ExitStatusExt::signal(&s) {
+                    Some(sig) => format!(" ({})", crate::interrupt::signal_name(sig)),
+                    None => format!(" (exit {})", s.code().unwrap_or(-1)),
+                },
+            )
             .unwrap_or_default();
         let last = self
             .stderr
@@ -247,10 +253,10 @@ impl Session {
             .cloned()
             .map(|l| format!("; it said: {}", l.trim()))
             .unwrap_or_default();
-        if matches!(broken, Broken::Timeout(_)) {
-            format!("{what}{last}")
-        } else {
-            format!("{what}{status}{last}")
+        // How it ended says something only when it ended by itself.
+        match broken {
+            Broken::Gone(_) => format!("{what}{status}{last}"),
+            _ => format!("{what}{last}"),
         }
     }
 
@@ -319,7 +325,11 @@ pub fn probe(python: &Path, timeout: Duration) -> Result<String, String> {
     };
     let (text, err) = reader.join().unwrap_or_default();
     if !status.success() {
-        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         return Err(format!(
             "{} is not a Python 3 that runs the worker ({status}){}",
             python.display(),
