@@ -75,6 +75,9 @@ pub fn expand_names(
 pub fn executor_names(list: &str) -> Result<Vec<String>, UsageError> {
     let mut names: Vec<String> = Vec::new();
     for item in list.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(UsageError::new(format!("empty name in list '{list}'")));
+        }
         let group = match item {
             "py" => {
                 let mut runnable = Vec::new();

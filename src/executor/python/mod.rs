@@ -570,7 +570,9 @@ impl RowSums {
         }
         for (i, c) in got.chunks_exact(8).enumerate() {
             let v = f64::from_le_bytes(c.try_into().expect("8 bytes"));
-            if !((v - self.sums[i]).abs() <= self.tolerance[i]) {
+            // A NaN is never within the tolerance.
+            let within = (v - self.sums[i]).abs() <= self.tolerance[i];
+            if !within {
                 return Err(TaskError::new(format!(
                     "numpy's product is wrong: row {i} sums to {v}, expected {}",
                     self.sums[i]
