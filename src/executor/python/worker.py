@@ -98,11 +98,17 @@ def maybe_fault(index):
             OUT.flush()
 
 
+# Tasks whose parameters inject a panic (the fault suite's Fault::Panic): they raise.
+PANICS = set()
+
+
 def run_task(workload, index, arg):
     """Runs one task where it is called (a thread or a pool process) and times it there."""
     start = time.monotonic_ns()
     try:
         maybe_fault(index)
+        if index in PANICS:
+            raise RuntimeError(f"injected panic in task {index}")
         value, error = TASKS[workload](arg), None
     except BaseException as e:  # a task's failure is its result, never the worker's
         value, error = None, f"{type(e).__name__}: {e}"
@@ -239,6 +245,8 @@ class Server:
     def load(self, message, blobs):
         workload = message["workload"]
         params = message["params"]
+        PANICS.clear()
+        PANICS.update(i for i, fault in params["faults"] if fault == "panic")
         if workload == "cpu":
             args = [int.from_bytes(b[:8], "little") for b in blobs]
         elif workload == "io":
