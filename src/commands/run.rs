@@ -19,8 +19,10 @@ pub struct RunArgs {
     /// Workloads: a comma-separated list, or `all`.
     #[arg(long, short = 'w', default_value = "all")]
     pub workload: String,
-    /// Executors: a comma-separated list, or `all`. Serial always runs too: it is the
-    /// baseline of every round.
+    /// Executors: a comma-separated list. `all` (the default) is every executor built into
+    /// the binary; the py-* (the same tasks in a real CPython, see --python) are named, or
+    /// added with `py`: `-e all,py`. Serial always runs too: it is the baseline of every
+    /// round (py-serial of every py-* round).
     #[arg(long, short = 'e', default_value = "all")]
     pub executor: String,
     /// Worker counts, comma-separated.

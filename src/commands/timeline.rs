@@ -115,7 +115,12 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     }
     progress.finish();
 
-    let params = bench.job.workload.params();
+    // The py-* run their own job (fewer cpu steps): a title over one panel names its sizes.
+    let titled = match names.as_slice() {
+        [one] => bench.job_of(one)?,
+        _ => bench.job.clone(),
+    };
+    let params = titled.workload.params();
     let title = match panels.as_slice() {
         [one] => format!(
             "{} · {} · wall {} · {} tasks of size {}",
