@@ -585,7 +585,7 @@ impl parbench::workload::Workload for Unopenable {
         Ok((0..3)
             .map(|index| parbench::measure::TaskInput {
                 index,
-                data: vec![1; 10],
+                data: vec![1; 10].into(),
             })
             .collect())
     }

@@ -216,7 +216,7 @@ pub fn inputs_by_index(tasks: usize, mut data: impl FnMut(usize) -> Vec<u8>) -> 
     (0..tasks)
         .map(|index| TaskInput {
             index,
-            data: data(index),
+            data: data(index).into(),
         })
         .collect()
 }

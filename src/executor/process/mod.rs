@@ -16,10 +16,12 @@
 mod pipes;
 mod pool;
 pub mod protocol;
+mod shm;
 mod spawn;
 mod worker;
 
 pub use pipes::PIPE_BYTES;
+pub use shm::SHARED_MIN;
 pub use spawn::default_worker_exe;
 pub use worker::{worker_main, FAULT_ENV, PARENT_ENV};
 

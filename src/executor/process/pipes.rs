@@ -31,7 +31,7 @@ impl Outgoing {
     pub(super) fn data(&self) -> &[u8] {
         self.data
             .as_ref()
-            .map(|(inputs, i)| inputs[*i].data.as_slice())
+            .map(|(inputs, i)| &inputs[*i].data[..])
             .unwrap_or(&[])
     }
 

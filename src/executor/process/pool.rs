@@ -4,10 +4,13 @@
 
 use super::pipes::{pollfd, Outgoing};
 use super::protocol::{self, Frame, Kind};
+use super::shm::Segment;
 use super::{ProcessPool, INFO};
 use crate::error::{Error, Result, TaskError};
 use crate::executor::Job;
-use crate::measure::{monotonic_ns, Batch, BatchBuilder, Counters, Origin, TaskOutput, TaskRecord};
+use crate::measure::{
+    monotonic_ns, Batch, BatchBuilder, Counters, Origin, TaskOutput, TaskRecord, Usage,
+};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
@@ -71,7 +74,12 @@ pub(super) struct Session<'j> {
     pub(super) remaining: usize,
     pub(super) sent: u64,
     pub(super) received: u64,
-    pub(super) cpu_us: u64,
+    /// Input bytes handed to workers through shared memory instead of the pipe.
+    pub(super) shared: u64,
+    /// The job's large inputs in shared memory, if it has any and a segment could be made.
+    pub(super) segment: Option<Arc<Segment>>,
+    /// What the workers used during the batch, as they reported it.
+    pub(super) usage: Usage,
     pub(super) respawns_left: usize,
     /// Descriptions of every worker lost, in order.
     pub(super) losses: Vec<String>,
@@ -92,7 +100,9 @@ impl<'j> Session<'j> {
             remaining: tasks,
             sent: 0,
             received: 0,
-            cpu_us: 0,
+            shared: 0,
+            segment: None,
+            usage: Usage::default(),
             respawns_left: tasks + workers,
             losses: Vec::new(),
             interrupted: None,
@@ -194,18 +204,37 @@ impl ProcessPool {
                 }
             }
         }
-        let data_len = job.inputs[task].data.len();
-        head.extend(protocol::head(
-            Kind::Task,
-            &[task as u64, lane as u64],
-            data_len,
-        ));
-        w.out = Outgoing {
-            head,
-            head_at: 0,
-            data: Some((Arc::clone(&job.inputs), task)),
-            data_at: 0,
-        };
+        let shared = s
+            .segment
+            .as_ref()
+            .and_then(|seg| Some((seg, seg.place(task)?)));
+        if let Some((seg, (offset, len))) = shared {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&seg.fd) as u64;
+            let words = [
+                task as u64,
+                lane as u64,
+                seg.id,
+                fd,
+                offset as u64,
+                len as u64,
+            ];
+            head.extend(protocol::head(Kind::Task, &words, 0));
+            s.shared += len as u64;
+            w.out = Outgoing {
+                head,
+                ..Outgoing::default()
+            };
+        } else {
+            let data_len = job.inputs[task].data.len();
+            let words = [task as u64, lane as u64, 0, 0, 0, 0];
+            head.extend(protocol::head(Kind::Task, &words, data_len));
+            w.out = Outgoing {
+                head,
+                head_at: 0,
+                data: Some((Arc::clone(&job.inputs), task)),
+                data_at: 0,
+            };
+        }
         if w.state == State::Idle {
             w.state = State::Busy {
                 task,
@@ -243,10 +272,10 @@ impl ProcessPool {
                     );
                     return self.lose(lane, Loss::Protocol(msg), s);
                 }
-                w.cpu_us = frame.words[2];
+                w.usage = Usage::from_words(&frame.words[2..]);
                 if in_batch {
-                    // A replacement started during the batch: its start-up CPU counts.
-                    s.cpu_us += w.cpu_us;
+                    // A replacement started during the batch: its start-up counts.
+                    s.usage = s.usage.plus(&w.usage);
                 }
                 w.state = State::Idle;
                 self.feed(lane, s, true);
@@ -256,14 +285,15 @@ impl ProcessPool {
             (Kind::Done | Kind::Failed, State::Busy { task, .. })
                 if frame.words[0] == task as u64 && (w.queued.is_some() || !w.out.pending()) =>
             {
-                let cpu = frame.words[3];
-                s.cpu_us += cpu.saturating_sub(w.cpu_us);
-                w.cpu_us = cpu;
+                let usage_at = if frame.kind == Kind::Done { 5 } else { 3 };
+                let usage = Usage::from_words(&frame.words[usage_at..]);
+                s.usage = s.usage.plus(&usage.since(&w.usage));
+                w.usage = usage;
                 let origin = s.origin();
                 let result = if frame.kind == Kind::Done {
                     Ok(TaskOutput {
-                        checksum: frame.words[4],
-                        units: frame.words[5],
+                        checksum: frame.words[3],
+                        units: frame.words[4],
                         payload: frame.tail,
                     })
                 } else {
@@ -306,7 +336,7 @@ impl ProcessPool {
         let patient = matches!(loss, Loss::Pipe(_));
         if let Some(cpu) = w.proc_cpu_us() {
             if s.job.is_some() {
-                s.cpu_us += cpu.saturating_sub(w.cpu_us);
+                s.usage.cpu_us += cpu.saturating_sub(w.usage.cpu_us);
             }
         }
         let status = w.reap(patient);
@@ -538,6 +568,8 @@ impl ProcessPool {
         }
 
         let mut s = Session::new(Some(job), self.lanes.len());
+        // Without a segment (no memfd here) large inputs take the pipe: slower, not wrong.
+        s.segment = super::shm::segment_for(&job.inputs).ok().flatten();
         // Every worker its first task before any gets one ahead: the first wake-ups first.
         for ahead in [false, true] {
             for lane in 0..self.lanes.len() {
@@ -574,7 +606,9 @@ impl ProcessPool {
         let counters = Counters {
             bytes_sent: Some(s.sent),
             bytes_received: Some(s.received),
-            child_cpu_s: Some(s.cpu_us as f64 / 1e6),
+            bytes_shared: Some(s.shared),
+            child_cpu_s: Some(s.usage.cpu_us as f64 / 1e6),
+            children: Some(s.usage),
             ..Counters::default()
         };
         Ok(s.batch.take().expect("a batch session").finish(counters))

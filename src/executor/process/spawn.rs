@@ -44,8 +44,8 @@ pub(super) struct Worker {
     pub(super) queued: Option<usize>,
     /// The workload the worker has open: an `Open` frame is sent only when it changes.
     pub(super) opened: Option<(&'static str, Params)>,
-    /// The worker's own CPU time, as last reported.
-    pub(super) cpu_us: u64,
+    /// The worker's own usage (CPU time, faults, switches), as last reported.
+    pub(super) usage: crate::measure::Usage,
     pub(super) zero_copy: bool,
     pub(super) spawned: Instant,
 }
@@ -155,7 +155,7 @@ impl ProcessPool {
             state: State::Starting,
             queued: None,
             opened: None,
-            cpu_us: 0,
+            usage: crate::measure::Usage::default(),
             zero_copy: self.config.zero_copy,
             spawned: Instant::now(),
         };
