@@ -450,3 +450,48 @@ impl BatchBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_differences_and_sums_never_go_negative() {
+        let a = Usage::from_words(&[10, 20, 1, 5, 7]);
+        let b = Usage::from_words(&[4, 25, 0, 5, 2]);
+        assert_eq!(a.since(&b).to_words(), [6, 0, 1, 0, 5]);
+        assert_eq!(a.plus(&b).to_words(), [14, 45, 1, 10, 9]);
+        assert_eq!(Usage::from_words(&a.to_words()), a);
+        let now = Usage::of_process();
+        // Touch fresh memory: the process's own count can only grow.
+        std::hint::black_box(vec![1u8; 1 << 20]);
+        assert!(Usage::of_process().minor_faults >= now.minor_faults);
+    }
+
+    #[test]
+    fn idle_time_is_the_wall_less_each_lanes_tasks() {
+        let record = |task, worker, start_s, stop_s| TaskRecord {
+            task,
+            worker,
+            pid: 1,
+            start_s,
+            stop_s,
+            ok: true,
+        };
+        let batch = Batch {
+            results: vec![Ok(TaskOutput::default()); 3],
+            records: vec![
+                record(0, 0, 0.0, 0.4),
+                record(1, 0, 0.5, 1.0),
+                record(2, 1, 0.2, 0.6),
+            ],
+            wall_s: 1.0,
+            counters: Counters::default(),
+        };
+        let idle = batch.worker_idle_s(3);
+        let want = [0.1, 0.6, 1.0];
+        for (got, want) in idle.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{idle:?}");
+        }
+    }
+}

@@ -184,10 +184,36 @@ mod blas {
     const NO_TRANS: i32 = 111;
 
     type Lp64 = unsafe extern "C" fn(
-        i32, i32, i32, i32, i32, i32, f64, *const f64, i32, *const f64, i32, f64, *mut f64, i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        f64,
+        *const f64,
+        i32,
+        *const f64,
+        i32,
+        f64,
+        *mut f64,
+        i32,
     );
     type Ilp64 = unsafe extern "C" fn(
-        i32, i32, i32, i64, i64, i64, f64, *const f64, i64, *const f64, i64, f64, *mut f64, i64,
+        i32,
+        i32,
+        i32,
+        i64,
+        i64,
+        i64,
+        f64,
+        *const f64,
+        i64,
+        *const f64,
+        i64,
+        f64,
+        *mut f64,
+        i64,
     );
 
     enum Dgemm {
@@ -257,7 +283,9 @@ mod blas {
             .iter()
             .map(|&(name, ilp64)| (name, ilp64, sym(name)))
             .find(|(_, _, f)| !f.is_null())
-            .ok_or_else(|| fail("exports no cblas_dgemm (nor an OpenBLAS spelling of it)".into()))?;
+            .ok_or_else(|| {
+                fail("exports no cblas_dgemm (nor an OpenBLAS spelling of it)".into())
+            })?;
         // SAFETY: the symbol is CBLAS dgemm, whose C signature the two types spell out.
         let dgemm = unsafe {
             if ilp64 {
@@ -304,11 +332,41 @@ mod blas {
             match self.dgemm {
                 Dgemm::Lp64(f) => {
                     let i = |x: usize| x as i32;
-                    f(ROW_MAJOR, t, t, i(m), i(n), i(k), 1.0, a, i(lda), b, i(ldb), 0.0, c, i(ldc))
+                    f(
+                        ROW_MAJOR,
+                        t,
+                        t,
+                        i(m),
+                        i(n),
+                        i(k),
+                        1.0,
+                        a,
+                        i(lda),
+                        b,
+                        i(ldb),
+                        0.0,
+                        c,
+                        i(ldc),
+                    )
                 }
                 Dgemm::Ilp64(f) => {
                     let i = |x: usize| x as i64;
-                    f(ROW_MAJOR, t, t, i(m), i(n), i(k), 1.0, a, i(lda), b, i(ldb), 0.0, c, i(ldc))
+                    f(
+                        ROW_MAJOR,
+                        t,
+                        t,
+                        i(m),
+                        i(n),
+                        i(k),
+                        1.0,
+                        a,
+                        i(lda),
+                        b,
+                        i(ldb),
+                        0.0,
+                        c,
+                        i(ldc),
+                    )
                 }
             }
         }
