@@ -235,7 +235,10 @@ pub struct Counters {
     pub bytes_received: Option<u64>,
     /// Input bytes the worker processes read from shared memory instead of a pipe: they
     /// were written there once per job and are not in `bytes_sent`.
-    pub bytes_shared: Option<u64>,
+    pub bytes_sent_shared: Option<u64>,
+    /// Output bytes the parent copied out of its workers' shared memory instead of reading
+    /// them from a pipe; not in `bytes_received`.
+    pub bytes_received_shared: Option<u64>,
     /// Forced switches of the simulated GIL.
     pub forced_switches: Option<u64>,
     /// TCP connections the mock server accepted.

@@ -81,20 +81,22 @@ fn every_result_counts_faults_switches_and_idle_time() {
                 "{c}"
             );
             assert!(c["child_cpu_s"].as_f64().unwrap() > 0.0, "{c}");
-            let shared = count(c, "bytes_shared");
-            let sent = count(c, "bytes_sent");
+            let (sent, received) = (count(c, "bytes_sent"), count(c, "bytes_received"));
+            let sent_shared = count(c, "bytes_sent_shared");
+            let received_shared = count(c, "bytes_received_shared");
             if r["workload"] == "dot" {
-                // Three tasks of two 100 x 100 f64 matrices: every input through shared
-                // memory, only frame heads through the pipe.
-                assert_eq!(shared, 3 * 2 * 100 * 100 * 8, "{c}");
-                assert!(sent < 3 * 1024, "{c}");
+                // Three tasks of two 100 x 100 f64 matrices in, one out: every input and
+                // output through shared memory, only frames through the pipes.
+                assert_eq!(sent_shared, 3 * 2 * 100 * 100 * 8, "{c}");
+                assert_eq!(received_shared, 3 * 100 * 100 * 8, "{c}");
+                assert!(sent < 3 * 1024 && received < 3 * 1024, "{c}");
             } else {
-                // cpu's 8-byte inputs stay on the pipe.
-                assert_eq!(shared, 0, "{c}");
+                // cpu's 8-byte inputs and empty outputs stay on the pipes.
+                assert_eq!(sent_shared + received_shared, 0, "{c}");
                 assert!(sent >= 3 * 8, "{c}");
             }
         } else {
-            assert!(c["bytes_shared"].is_null(), "{c}");
+            assert!(c["bytes_sent_shared"].is_null(), "{c}");
         }
     }
 }

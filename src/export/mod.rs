@@ -156,7 +156,11 @@ fn si_bytes(v: f64) -> String {
 
 /// The mean over workers of their idle time in the batch, in seconds.
 fn mean_idle_s(r: &RunResult) -> Option<f64> {
-    let idle = r.counters.worker_idle_s.as_ref().filter(|v| !v.is_empty())?;
+    let idle = r
+        .counters
+        .worker_idle_s
+        .as_ref()
+        .filter(|v| !v.is_empty())?;
     Some(idle.iter().sum::<f64>() / idle.len() as f64)
 }
 
@@ -171,8 +175,14 @@ fn extras(r: &RunResult) -> String {
             si_bytes(rx as f64)
         ));
     }
-    if let Some(shared) = c.bytes_shared.filter(|&b| b > 0) {
-        parts.push(format!("shm {}", si_bytes(shared as f64)));
+    if let (Some(s), Some(rx)) = (c.bytes_sent_shared, c.bytes_received_shared) {
+        if s + rx > 0 {
+            parts.push(format!(
+                "shm {}/{}",
+                si_bytes(s as f64),
+                si_bytes(rx as f64)
+            ));
+        }
     }
     if let Some(f) = c.forced_switches {
         parts.push(format!("switches {f}"));
@@ -256,7 +266,10 @@ fn columns() -> Vec<Column> {
         Column::machine("majflt", |r| raw(r.counters.major_faults)),
         Column::split(
             "csw vol/invol",
-            |r| match (r.counters.voluntary_switches, r.counters.involuntary_switches) {
+            |r| match (
+                r.counters.voluntary_switches,
+                r.counters.involuntary_switches,
+            ) {
                 (Some(v), Some(i)) => format!("{v}/{i}"),
                 _ => "-".into(),
             },

@@ -76,6 +76,8 @@ pub(super) struct Session<'j> {
     pub(super) received: u64,
     /// Input bytes handed to workers through shared memory instead of the pipe.
     pub(super) shared: u64,
+    /// Output bytes taken from the workers' shared memory instead of the pipe.
+    pub(super) received_shared: u64,
     /// The job's large inputs in shared memory, if it has any and a segment could be made.
     pub(super) segment: Option<Arc<Segment>>,
     /// What the workers used during the batch, as they reported it.
@@ -101,6 +103,7 @@ impl<'j> Session<'j> {
             sent: 0,
             received: 0,
             shared: 0,
+            received_shared: 0,
             segment: None,
             usage: Usage::default(),
             respawns_left: tasks + workers,
@@ -285,16 +288,25 @@ impl ProcessPool {
             (Kind::Done | Kind::Failed, State::Busy { task, .. })
                 if frame.words[0] == task as u64 && (w.queued.is_some() || !w.out.pending()) =>
             {
-                let usage_at = if frame.kind == Kind::Done { 5 } else { 3 };
+                let usage_at = if frame.kind == Kind::Done { 7 } else { 3 };
                 let usage = Usage::from_words(&frame.words[usage_at..]);
                 s.usage = s.usage.plus(&usage.since(&w.usage));
                 w.usage = usage;
                 let origin = s.origin();
                 let result = if frame.kind == Kind::Done {
-                    Ok(TaskOutput {
+                    let (slot, len) = (frame.words[5], frame.words[6] as usize);
+                    let payload = if slot == protocol::NO_SLOT {
+                        Ok(frame.tail)
+                    } else {
+                        s.received_shared += len as u64;
+                        w.outputs.take(w.pid, slot, len).map_err(|e| {
+                            TaskError::new(format!("cannot read the worker's shared output: {e}"))
+                        })
+                    };
+                    payload.map(|payload| TaskOutput {
                         checksum: frame.words[3],
                         units: frame.words[4],
-                        payload: frame.tail,
+                        payload,
                     })
                 } else {
                     Err(TaskError::new(String::from_utf8_lossy(&frame.tail)))
@@ -606,7 +618,8 @@ impl ProcessPool {
         let counters = Counters {
             bytes_sent: Some(s.sent),
             bytes_received: Some(s.received),
-            bytes_shared: Some(s.shared),
+            bytes_sent_shared: Some(s.shared),
+            bytes_received_shared: Some(s.received_shared),
             child_cpu_s: Some(s.usage.cpu_us as f64 / 1e6),
             children: Some(s.usage),
             ..Counters::default()

@@ -11,14 +11,16 @@
 //! | `Hello` (worker) | version, pid, usage | - |
 //! | `Open` (parent) | - | JSON `(name, params)` |
 //! | `Task` (parent) | index, lane, segment, fd, offset, len | input bytes, or none |
-//! | `Done` (worker) | index, start_ns, stop_ns, checksum, units, usage | payload |
+//! | `Done` (worker) | index, start_ns, stop_ns, checksum, units, slot, len, usage | payload, or none |
 //! | `Failed` (worker) | index, start_ns, stop_ns, usage | UTF-8 message |
 //!
 //! `usage` is five words, the worker's own [`Usage`](crate::measure::Usage) so far (CPU
 //! time, minor and major page faults, voluntary and involuntary context switches), so the
 //! parent can account what its workers used in a batch. A `Task` whose `segment` is not 0
 //! carries no tail: its input is `len` bytes at `offset` in the parent's shared-memory
-//! segment of that id, open in the parent as descriptor `fd` ([`super::shm`]).
+//! segment of that id, open in the parent as descriptor `fd` ([`super::shm`]). A `Done` whose
+//! `slot` is not [`NO_SLOT`] carries no tail either: its `len`-byte payload is in the
+//! worker's output slot open in the worker as descriptor `slot`.
 
 use crate::measure::Usage;
 use std::io::{self, Read};
@@ -50,7 +52,8 @@ pub enum Kind {
     Open = 2,
     /// Run one task: index, lane, segment, fd, offset, len; tail = input (segment 0).
     Task = 3,
-    /// A task's output: index, start_ns, stop_ns, checksum, units, usage; tail = payload.
+    /// A task's output: index, start_ns, stop_ns, checksum, units, slot, len, usage; tail =
+    /// payload (slot [`NO_SLOT`]).
     Done = 4,
     /// A task's error: index, start_ns, stop_ns, usage; tail = message.
     Failed = 5,
@@ -74,14 +77,17 @@ impl Kind {
             Kind::Hello => 2 + Usage::WORDS,
             Kind::Open => 0,
             Kind::Task => 6,
-            Kind::Done => 5 + Usage::WORDS,
+            Kind::Done => 7 + Usage::WORDS,
             Kind::Failed => 3 + Usage::WORDS,
         }
     }
 }
 
 /// Largest word count of any kind.
-const MAX_WORDS: usize = 5 + Usage::WORDS;
+const MAX_WORDS: usize = 7 + Usage::WORDS;
+
+/// The `slot` word of a `Done` whose payload is in its tail.
+pub const NO_SLOT: u64 = u64::MAX;
 
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]

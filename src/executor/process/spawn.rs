@@ -46,6 +46,8 @@ pub(super) struct Worker {
     pub(super) opened: Option<(&'static str, Params)>,
     /// The worker's own usage (CPU time, faults, switches), as last reported.
     pub(super) usage: crate::measure::Usage,
+    /// The parent's mappings of the worker's output slots.
+    pub(super) outputs: super::shm::WorkerOutputs,
     pub(super) zero_copy: bool,
     pub(super) spawned: Instant,
 }
@@ -156,6 +158,7 @@ impl ProcessPool {
             queued: None,
             opened: None,
             usage: crate::measure::Usage::default(),
+            outputs: super::shm::WorkerOutputs::default(),
             zero_copy: self.config.zero_copy,
             spawned: Instant::now(),
         };

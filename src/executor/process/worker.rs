@@ -1,7 +1,7 @@
 //! The worker side: `parbench worker`, one task at a time over stdin/stdout frames.
 
 use super::protocol::{self, FrameReader, Kind, ReadError};
-use super::shm::{map_parent_segment, Mapping};
+use super::shm::{map_parent_segment, Mapping, OutSlots, SHARED_MIN};
 use crate::executor::{execute, Ctx};
 use crate::measure::{monotonic_ns, Bytes, TaskInput, Usage};
 use crate::workload::{self, Params, Workload};
@@ -219,6 +219,7 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
     let mut reader = FrameReader::default();
     let mut opened: Option<Opened> = None;
     let mut shared: Shared = None;
+    let mut slots = OutSlots::default();
     // The last payload sent with vmsplice: the pipe may still refer to its pages, so it is
     // only freed once the parent sends its next frame (it has read the reply whole by then).
     let mut _last_payload: Vec<u8> = Vec::new();
@@ -286,14 +287,24 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
                 let index = index as u64;
                 match result {
                     Ok(output) => {
-                        let words = [index, start, stop, output.checksum, output.units];
+                        let payload = output.payload;
+                        // A large payload goes into shared memory; the pipe is the fallback.
+                        let slot = (payload.len() >= SHARED_MIN)
+                            .then(|| slots.put(&payload).ok())
+                            .flatten();
+                        let (slot, tail) = match slot {
+                            Some(fd) => (fd, &[][..]),
+                            None => (protocol::NO_SLOT, &payload[..]),
+                        };
+                        let words = [index, start, stop, output.checksum, output.units, slot];
+                        let len = payload.len() as u64;
                         let head = protocol::head(
                             Kind::Done,
-                            &[&words[..], &usage()].concat(),
-                            output.payload.len(),
+                            &[&words[..], &[len], &usage()].concat(),
+                            tail.len(),
                         );
-                        send(&head, &output.payload, &mut zero_copy)?;
-                        _last_payload = output.payload;
+                        send(&head, tail, &mut zero_copy)?;
+                        _last_payload = payload;
                     }
                     Err(message) => {
                         let head = protocol::head(
