@@ -5,6 +5,7 @@
 use super::pipes::{pollfd, Outgoing};
 use super::protocol::{self, Frame, Kind};
 use super::shm::Segment;
+use super::spawn::State;
 use super::{ProcessPool, INFO};
 use crate::error::{Error, Result, TaskError};
 use crate::executor::Job;
@@ -15,17 +16,6 @@ use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Where a worker is in its conversation with the pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum State {
-    /// Spawned, hello not yet received.
-    Starting,
-    /// Waiting for a task.
-    Idle,
-    /// Running `task`, sent at `sent_ns`.
-    Busy { task: usize, sent_ns: u64 },
-}
 
 /// Why a worker was lost.
 pub(super) enum Loss {

@@ -2,7 +2,6 @@
 //! long-lived thread, their pipes made non-blocking, and reaping.
 
 use super::pipes::{self, Outgoing, GROW_PIPES_UP_TO};
-use super::pool::State;
 use super::protocol::{self, FrameReader};
 use super::{ProcessPool, INFO, PARENT_ENV};
 use crate::error::{Error, Result};
@@ -30,6 +29,17 @@ pub fn default_worker_exe() -> Result<PathBuf> {
     Ok(exe)
 }
 
+/// Where a worker is in its conversation with the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    /// Spawned, hello not yet received.
+    Starting,
+    /// Waiting for a task.
+    Idle,
+    /// Running `task`, sent at `sent_ns`.
+    Busy { task: usize, sent_ns: u64 },
+}
+
 /// One worker process and the parent's side of its pipes.
 pub(super) struct Worker {
     pub(super) lane: usize,
@@ -53,6 +63,15 @@ pub(super) struct Worker {
 }
 
 impl Worker {
+    /// Writes as much of the queued bytes as the worker's stdin takes now; returns the bytes
+    /// written.
+    pub(super) fn flush(&mut self) -> std::io::Result<u64> {
+        let Some(stdin) = self.stdin.as_ref() else {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        };
+        self.out.flush(stdin.as_fd(), &mut self.zero_copy)
+    }
+
     pub(super) fn name(&self) -> String {
         format!("{} (pid {})", self.lane, self.pid)
     }
