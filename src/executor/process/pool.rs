@@ -172,7 +172,7 @@ impl ProcessPool {
         let params = job.workload.params();
         let name = job.workload.name();
         let mut head = Vec::new();
-        if w.opened.as_ref() != Some(&(name, params.clone())) {
+        if w.opened.as_ref().map(|(n, p)| (*n, p)) != Some((name, params)) {
             match serde_json::to_vec(&(name, params)) {
                 Ok(json) => {
                     head.extend(protocol::head(Kind::Open, &[], json.len()));
@@ -492,7 +492,16 @@ impl ProcessPool {
                 let got = w.reader.poll(&mut w.stdout);
                 s.received += w.reader.bytes - before;
                 match got {
-                    Ok(Some(frame)) => self.on_frame(lane, frame, s),
+                    Ok(Some(frame)) => {
+                        let staged = w.reader.has_staged();
+                        self.on_frame(lane, frame, s);
+                        // Nothing read ahead: the next poll says when more comes, which
+                        // saves the read that would only say "would block" (a system call
+                        // in every round trip).
+                        if !staged {
+                            break;
+                        }
+                    }
                     Ok(None) => break,
                     Err(protocol::ReadError::Garbage(m)) => {
                         self.lose(lane, Loss::Protocol(format!("sent garbage: {m}")), s);

@@ -340,6 +340,11 @@ impl FrameReader {
         Ok(())
     }
 
+    /// True when bytes already read from the pipe wait in the staging buffer.
+    pub fn has_staged(&self) -> bool {
+        self.pos < self.end
+    }
+
     /// Hands back a tail that is no longer needed, so the next large tail reuses its memory
     /// instead of faulting in fresh pages (the worker's 16 MiB inputs, task after task).
     pub fn recycle(&mut self, buf: Vec<u8>) {
