@@ -430,7 +430,7 @@ impl BatchBuilder {
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                r.unwrap_or(TaskRecord {
+                r.unwrap_or_else(|| TaskRecord {
                     task: i,
                     worker: 0,
                     pid: std::process::id(),
