@@ -135,7 +135,6 @@ impl ProcessPoolBuilder {
             config: self,
             start_time: Duration::ZERO,
             affinity: crate::system::allowed_cpus(),
-            last_task_ns: u64::MAX,
         };
         for lane in 0..pool.config.workers {
             let worker = pool.spawn(lane)?;
@@ -170,9 +169,6 @@ pub struct ProcessPool {
     /// The cores of the thread that started the pool: workers (replacements too) run on
     /// them, as the threads of an in-process pool inherit them.
     affinity: Vec<usize>,
-    /// How long the last task reported ran in its worker: after a short one the pool waits
-    /// for the next reply awake for a moment ([`protocol::SPIN`]).
-    last_task_ns: u64,
 }
 
 impl ProcessPool {

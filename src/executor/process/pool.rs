@@ -278,7 +278,6 @@ impl ProcessPool {
             (Kind::Done | Kind::Failed, State::Busy { task, .. })
                 if frame.words[0] == task as u64 && (w.queued.is_some() || !w.out.pending()) =>
             {
-                self.last_task_ns = frame.words[2].saturating_sub(frame.words[1]);
                 let usage_at = if frame.kind == Kind::Done { 7 } else { 3 };
                 let usage = Usage::from_words(&frame.words[usage_at..]);
                 s.usage = s.usage.plus(&usage.since(&w.usage));
@@ -459,18 +458,8 @@ impl ProcessPool {
             who.push((usize::MAX, 0, false));
         }
         let timeout_ms = deadline.map_or(-1, |d| poll_ms(d.saturating_duration_since(now)));
-        // After a short task the next reply is awaited awake for a moment (see SPIN).
-        let spun = if u128::from(self.last_task_ns) < protocol::SPIN.as_nanos() {
-            protocol::spin_poll(&mut fds)
-        } else {
-            0
-        };
-        let n = if spun != 0 {
-            spun
-        } else {
-            // SAFETY: `fds` is a valid array of pollfd of the given length.
-            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }
-        };
+        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() != std::io::ErrorKind::Interrupted {

@@ -440,27 +440,6 @@ pub fn write_some(
     }
 }
 
-/// How long a side that waits for the other's next frame polls before it sleeps, after a
-/// task shorter than this. On this VM a vCPU that went idle takes 20-40 us to wake (an empty
-/// round trip took 45 us on a quiet host, 11 us on a busy one), far more than the pipe's
-/// own 2 us; a short wait awake keeps round trips of short tasks off that path, and after a
-/// long task (whose next frame is seldom this close) nobody spins.
-pub const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
-
-/// Polls `fds` without sleeping, for up to [`SPIN`]: the `poll(2)` result (0 when nothing
-/// came in time).
-pub fn spin_poll(fds: &mut [libc::pollfd]) -> i32 {
-    let until = std::time::Instant::now() + SPIN;
-    loop {
-        // SAFETY: `fds` is a valid array of pollfd of the given length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
-        if n != 0 || std::time::Instant::now() >= until {
-            return n;
-        }
-        std::hint::spin_loop();
-    }
-}
-
 /// Below this, a copy is cheaper than pinning pages.
 const ZERO_COPY_MIN: usize = 64 * 1024;
 

@@ -223,16 +223,7 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
     // The last payload sent with vmsplice: the pipe may still refer to its pages, so it is
     // only freed once the parent sends its next frame (it has read the reply whole by then).
     let mut _last_payload: Vec<u8> = Vec::new();
-    // The last task's time: after a short one the next frame is awaited awake for a moment.
-    let mut last_task_ns = u64::MAX;
     loop {
-        if u128::from(last_task_ns) < protocol::SPIN.as_nanos() && !reader.has_staged() {
-            protocol::spin_poll(&mut [libc::pollfd {
-                fd: std::os::fd::AsRawFd::as_raw_fd(&input),
-                events: libc::POLLIN,
-                revents: 0,
-            }]);
-        }
         let frame = match reader.read(&mut input) {
             Ok(frame) => frame,
             Err(ReadError::Closed { mid_frame: false }) => return Ok(()),
@@ -290,7 +281,6 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
                     (None, _) => Err("worker got a task before any workload".to_string()),
                 };
                 let stop = monotonic_ns();
-                last_task_ns = stop.saturating_sub(start);
                 if let Some(buf) = task.data.into_vec() {
                     reader.recycle(buf);
                 }
