@@ -11,7 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::executor::{self, ExecOptions, Executor, ExecutorInfo, Family, Job};
-use crate::measure::Batch;
+use crate::measure::{Batch, Usage};
 use crate::system;
 use crate::workload::{self, Params};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -416,11 +416,15 @@ fn start_pool(
 /// batch; only the executor failing is an error.
 fn measure_batch(pool: &mut dyn Executor, job: &Job, label: &str) -> Result<Measured> {
     let conns_before = job.workload.connections();
-    let cpu_before = system::process_cpu_s();
+    let before = Usage::of_process();
     let mut batch = pool
         .run(job)
         .map_err(|e| Error::executor(label, e.to_string()))?;
-    let cpu_s = system::process_cpu_s() - cpu_before + batch.counters.child_cpu_s.unwrap_or(0.0);
+    let parent = Usage::of_process().since(&before);
+    let children = batch.counters.children;
+    batch.counters.set_usage(&parent, children.as_ref());
+    batch.counters.worker_idle_s = Some(batch.worker_idle_s(pool.workers()));
+    let cpu_s = children.map_or(parent, |c| parent.plus(&c)).cpu_us as f64 / 1e6;
     if let (Some(a), Some(b)) = (conns_before, job.workload.connections()) {
         batch.counters.connections = Some(b - a);
     }

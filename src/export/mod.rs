@@ -154,6 +154,16 @@ fn si_bytes(v: f64) -> String {
     }
 }
 
+/// The mean over workers of their idle time in the batch, in seconds.
+fn mean_idle_s(r: &RunResult) -> Option<f64> {
+    let idle = r
+        .counters
+        .worker_idle_s
+        .as_ref()
+        .filter(|v| !v.is_empty())?;
+    Some(idle.iter().sum::<f64>() / idle.len() as f64)
+}
+
 /// Optional per-executor counters, shown only where present.
 fn extras(r: &RunResult) -> String {
     let c = &r.counters;
@@ -164,6 +174,15 @@ fn extras(r: &RunResult) -> String {
             si_bytes(s as f64),
             si_bytes(rx as f64)
         ));
+    }
+    if let (Some(s), Some(rx)) = (c.bytes_sent_shared, c.bytes_received_shared) {
+        if s + rx > 0 {
+            parts.push(format!(
+                "shm {}/{}",
+                si_bytes(s as f64),
+                si_bytes(rx as f64)
+            ));
+        }
     }
     if let Some(f) = c.forced_switches {
         parts.push(format!("switches {f}"));
@@ -237,6 +256,34 @@ fn columns() -> Vec<Column> {
             "cpu_s",
             |r| format!("{:.3}", r.cpu_s),
             |r| r.cpu_s.to_string(),
+        )
+        .wide(),
+        Column::split(
+            "minflt",
+            |r| opt(r.counters.minor_faults.map(|n| n as f64), 0),
+            |r| raw(r.counters.minor_faults),
+        )
+        .wide(),
+        Column::machine("majflt", |r| raw(r.counters.major_faults)),
+        Column::split(
+            "csw vol/invol",
+            |r| match (
+                r.counters.voluntary_switches,
+                r.counters.involuntary_switches,
+            ) {
+                (Some(v), Some(i)) => format!("{v}/{i}"),
+                _ => "-".into(),
+            },
+            |r| raw(r.counters.voluntary_switches),
+        )
+        .wide(),
+        Column::machine("involuntary_switches", |r| {
+            raw(r.counters.involuntary_switches)
+        }),
+        Column::split(
+            "idle_ms",
+            |r| opt(mean_idle_s(r).map(|s| s * 1e3), 2),
+            |r| raw(mean_idle_s(r).map(|s| s * 1e3)),
         )
         .wide(),
         Column::split(

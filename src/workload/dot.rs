@@ -80,6 +80,7 @@ fn check(params: &Params) -> Result<(), UsageError> {
             "dot inner threads {inner} must be 1..={MAX_WORKERS}"
         )));
     }
+    kernel_name()?;
     Ok(())
 }
 
@@ -131,10 +132,245 @@ fn f64s_to_bytes(values: &[f64]) -> Vec<u8> {
     .to_vec()
 }
 
-/// C = A B, single-threaded kernel.
+/// C = A B, single-threaded kernel: the BLAS named by [`BLAS_ENV`] when one is loaded and
+/// the three matrices are row-major with unit column stride, matrixmultiply otherwise.
 pub fn multiply(a: ArrayView2<f64>, b: ArrayView2<f64>, c: ArrayViewMut2<f64>) {
     let mut c = c;
+    if let Ok(Some(blas)) = blas::get() {
+        let row_major = |s: &[isize]| s.len() == 2 && s[1] == 1 && s[0] >= 1;
+        if row_major(a.strides()) && row_major(b.strides()) && row_major(c.strides()) {
+            let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+            let lda = a.strides()[0] as usize;
+            let ldb = b.strides()[0] as usize;
+            let ldc = c.strides()[0] as usize;
+            // SAFETY: the pointers and leading dimensions describe the three views exactly.
+            unsafe {
+                blas.dgemm(
+                    (m, n, k),
+                    (a.as_ptr(), lda),
+                    (b.as_ptr(), ldb),
+                    (c.as_mut_ptr(), ldc),
+                )
+            };
+            return;
+        }
+    }
     general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+}
+
+/// Names a shared library with a CBLAS `dgemm` (an OpenBLAS, say numpy's own) for dot's
+/// kernel, loaded at run time: the default build needs only the toolchain.
+pub const BLAS_ENV: &str = "PARBENCH_BLAS";
+
+/// Which kernel dot runs in this process: `matrixmultiply`, or the path of the BLAS loaded
+/// from [`BLAS_ENV`]. Fails when that variable names a library that cannot be used.
+pub fn kernel_name() -> Result<String, UsageError> {
+    match blas::get() {
+        Ok(None) => Ok("matrixmultiply".into()),
+        Ok(Some(b)) => Ok(format!("BLAS {} ({})", b.path, b.symbol)),
+        Err(e) => Err(UsageError::new(e.clone())),
+    }
+}
+
+/// The optional run-time BLAS: `dlopen` of [`BLAS_ENV`], then the first CBLAS `dgemm` it
+/// exports (plain, or OpenBLAS's 64-bit-integer and numpy's `scipy_` spellings). Its own
+/// threads are set to one: dot's inner threads are the parallelism, as they are for
+/// matrixmultiply.
+mod blas {
+    use std::ffi::{c_void, CStr, CString};
+    use std::sync::OnceLock;
+
+    const ROW_MAJOR: i32 = 101;
+    const NO_TRANS: i32 = 111;
+
+    type Lp64 = unsafe extern "C" fn(
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        f64,
+        *const f64,
+        i32,
+        *const f64,
+        i32,
+        f64,
+        *mut f64,
+        i32,
+    );
+    type Ilp64 = unsafe extern "C" fn(
+        i32,
+        i32,
+        i32,
+        i64,
+        i64,
+        i64,
+        f64,
+        *const f64,
+        i64,
+        *const f64,
+        i64,
+        f64,
+        *mut f64,
+        i64,
+    );
+
+    enum Dgemm {
+        Lp64(Lp64),
+        Ilp64(Ilp64),
+    }
+
+    /// A loaded BLAS.
+    pub struct Blas {
+        pub path: String,
+        pub symbol: &'static str,
+        dgemm: Dgemm,
+    }
+
+    /// The CBLAS dgemm symbols tried, in order, and whether their integers are 64-bit.
+    const DGEMMS: [(&str, bool); 4] = [
+        ("cblas_dgemm", false),
+        ("cblas_dgemm64_", true),
+        ("scipy_cblas_dgemm64_", true),
+        ("scipy_cblas_dgemm", false),
+    ];
+    const SET_THREADS: [(&str, bool); 4] = [
+        ("openblas_set_num_threads", false),
+        ("openblas_set_num_threads64_", true),
+        ("scipy_openblas_set_num_threads64_", true),
+        ("scipy_openblas_set_num_threads", false),
+    ];
+
+    static BLAS: OnceLock<Result<Option<Blas>, String>> = OnceLock::new();
+
+    /// The BLAS of this process, loaded on first use; `None` when the variable is unset.
+    pub fn get() -> Result<Option<&'static Blas>, &'static String> {
+        BLAS.get_or_init(|| match std::env::var_os(super::BLAS_ENV) {
+            None => Ok(None),
+            Some(p) if p.is_empty() => Ok(None),
+            Some(p) => load(&p.to_string_lossy()).map(Some),
+        })
+        .as_ref()
+        .map(Option::as_ref)
+    }
+
+    fn dlerror() -> String {
+        // SAFETY: dlerror returns a thread-local C string or null.
+        let e = unsafe { libc::dlerror() };
+        if e.is_null() {
+            "unknown error".into()
+        } else {
+            // SAFETY: non-null dlerror results are NUL-terminated.
+            unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
+        }
+    }
+
+    fn load(path: &str) -> Result<Blas, String> {
+        let fail = |why: String| format!("{}={path}: {why}", super::BLAS_ENV);
+        let c_path = CString::new(path).map_err(|_| fail("a NUL in the path".into()))?;
+        // SAFETY: dlopen of a path we own; the handle is kept for the process's lifetime.
+        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        if handle.is_null() {
+            return Err(fail(dlerror()));
+        }
+        let sym = |name: &str| -> *mut c_void {
+            let c = CString::new(name).expect("no NUL in a symbol name");
+            // SAFETY: dlsym on a live handle with a valid C string.
+            unsafe { libc::dlsym(handle, c.as_ptr()) }
+        };
+        let (symbol, ilp64, f) = DGEMMS
+            .iter()
+            .map(|&(name, ilp64)| (name, ilp64, sym(name)))
+            .find(|(_, _, f)| !f.is_null())
+            .ok_or_else(|| {
+                fail("exports no cblas_dgemm (nor an OpenBLAS spelling of it)".into())
+            })?;
+        // SAFETY: the symbol is CBLAS dgemm, whose C signature the two types spell out.
+        let dgemm = unsafe {
+            if ilp64 {
+                Dgemm::Ilp64(std::mem::transmute::<*mut c_void, Ilp64>(f))
+            } else {
+                Dgemm::Lp64(std::mem::transmute::<*mut c_void, Lp64>(f))
+            }
+        };
+        for (name, wide) in SET_THREADS {
+            let f = sym(name);
+            if f.is_null() {
+                continue;
+            }
+            // SAFETY: OpenBLAS's set_num_threads takes one int of the library's width.
+            unsafe {
+                if wide {
+                    std::mem::transmute::<*mut c_void, unsafe extern "C" fn(i64)>(f)(1);
+                } else {
+                    std::mem::transmute::<*mut c_void, unsafe extern "C" fn(i32)>(f)(1);
+                }
+            }
+            break;
+        }
+        Ok(Blas {
+            path: path.to_string(),
+            symbol,
+            dgemm,
+        })
+    }
+
+    impl Blas {
+        /// C (m x n) = A (m x k) B (k x n), all row-major with leading dimensions given.
+        ///
+        /// # Safety
+        /// Each pointer must address its matrix with that leading dimension.
+        pub unsafe fn dgemm(
+            &self,
+            (m, n, k): (usize, usize, usize),
+            (a, lda): (*const f64, usize),
+            (b, ldb): (*const f64, usize),
+            (c, ldc): (*mut f64, usize),
+        ) {
+            let t = NO_TRANS;
+            match self.dgemm {
+                Dgemm::Lp64(f) => {
+                    let i = |x: usize| x as i32;
+                    f(
+                        ROW_MAJOR,
+                        t,
+                        t,
+                        i(m),
+                        i(n),
+                        i(k),
+                        1.0,
+                        a,
+                        i(lda),
+                        b,
+                        i(ldb),
+                        0.0,
+                        c,
+                        i(ldc),
+                    )
+                }
+                Dgemm::Ilp64(f) => {
+                    let i = |x: usize| x as i64;
+                    f(
+                        ROW_MAJOR,
+                        t,
+                        t,
+                        i(m),
+                        i(n),
+                        i(k),
+                        1.0,
+                        a,
+                        i(lda),
+                        b,
+                        i(ldb),
+                        0.0,
+                        c,
+                        i(ldc),
+                    )
+                }
+            }
+        }
+    }
 }
 
 /// C = A B on `threads` threads: the rows of A and C are split into that many blocks, the

@@ -16,6 +16,7 @@ pub mod dot;
 pub mod io;
 pub mod noop;
 pub mod overrides;
+pub mod sleep;
 
 pub use overrides::{Overrides, Profile, MAX_TASKS};
 
@@ -172,7 +173,14 @@ pub struct WorkloadInfo {
 }
 
 /// Every workload, in the order the CLI and the benches show them.
-pub const WORKLOADS: &[WorkloadInfo] = &[api::INFO, io::INFO, cpu::INFO, dot::INFO, noop::INFO];
+pub const WORKLOADS: &[WorkloadInfo] = &[
+    api::INFO,
+    io::INFO,
+    cpu::INFO,
+    dot::INFO,
+    noop::INFO,
+    sleep::INFO,
+];
 
 /// Looks a workload up by name; the error lists the valid names.
 pub fn find(name: &str) -> Result<&'static WorkloadInfo, UsageError> {
@@ -216,7 +224,7 @@ pub fn inputs_by_index(tasks: usize, mut data: impl FnMut(usize) -> Vec<u8>) -> 
     (0..tasks)
         .map(|index| TaskInput {
             index,
-            data: data(index),
+            data: data(index).into(),
         })
         .collect()
 }

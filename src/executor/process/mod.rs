@@ -16,10 +16,12 @@
 mod pipes;
 mod pool;
 pub mod protocol;
+mod shm;
 mod spawn;
 mod worker;
 
 pub use pipes::PIPE_BYTES;
+pub use shm::SHARED_MIN;
 pub use spawn::default_worker_exe;
 pub use worker::{worker_main, FAULT_ENV, PARENT_ENV};
 
@@ -27,8 +29,8 @@ use super::{ExecOptions, Executor, ExecutorInfo, Job};
 use crate::error::{Error, Result};
 use crate::measure::Batch;
 use crate::system::Placement;
-use pool::{Session, State};
-use spawn::Worker;
+use pool::Session;
+use spawn::{State, Worker};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -2,9 +2,8 @@
 //! `vmsplice` when large), pipe sizes, and the `poll(2)`/non-blocking helpers.
 
 use super::protocol;
-use super::spawn::Worker;
 use crate::measure::TaskInput;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::Arc;
 
 /// Pipe buffer size asked for with `F_SETPIPE_SZ` (the unprivileged maximum by default).
@@ -31,7 +30,7 @@ impl Outgoing {
     pub(super) fn data(&self) -> &[u8] {
         self.data
             .as_ref()
-            .map(|(inputs, i)| inputs[*i].data.as_slice())
+            .map(|(inputs, i)| &inputs[*i].data[..])
             .unwrap_or(&[])
     }
 
@@ -40,29 +39,31 @@ impl Outgoing {
     }
 }
 
-impl Worker {
-    /// Writes as much of the queued bytes as the pipe takes now; returns the bytes written.
-    pub(super) fn flush(&mut self) -> std::io::Result<u64> {
-        let Some(stdin) = self.stdin.as_ref() else {
-            return Err(std::io::ErrorKind::BrokenPipe.into());
-        };
+impl Outgoing {
+    /// Writes as much of the queued bytes to `fd` as the pipe takes now; returns the bytes
+    /// written. `zero_copy` is the worker's `vmsplice` switch (turned off where it fails).
+    pub(super) fn flush(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        zero_copy: &mut bool,
+    ) -> std::io::Result<u64> {
         let mut written = 0u64;
-        while self.out.pending() {
-            let head = &self.out.head[self.out.head_at..];
-            let data = &self.out.data()[self.out.data_at..];
-            match protocol::write_some(stdin.as_fd(), head, data, &mut self.zero_copy, true) {
+        while self.pending() {
+            let head = &self.head[self.head_at..];
+            let data = &self.data()[self.data_at..];
+            match protocol::write_some(fd, head, data, zero_copy, true) {
                 Ok(n) => {
                     let from_head = n.min(head.len());
-                    self.out.head_at += from_head;
-                    self.out.data_at += n - from_head;
+                    self.head_at += from_head;
+                    self.data_at += n - from_head;
                     written += n as u64;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             }
         }
-        if !self.out.pending() {
-            self.out = Outgoing::default();
+        if !self.pending() {
+            *self = Outgoing::default();
         }
         Ok(written)
     }

@@ -4,25 +4,18 @@
 
 use super::pipes::{pollfd, Outgoing};
 use super::protocol::{self, Frame, Kind};
+use super::shm::Segment;
+use super::spawn::State;
 use super::{ProcessPool, INFO};
 use crate::error::{Error, Result, TaskError};
 use crate::executor::Job;
-use crate::measure::{monotonic_ns, Batch, BatchBuilder, Counters, Origin, TaskOutput, TaskRecord};
+use crate::measure::{
+    monotonic_ns, Batch, BatchBuilder, Counters, Origin, TaskOutput, TaskRecord, Usage,
+};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Where a worker is in its conversation with the pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum State {
-    /// Spawned, hello not yet received.
-    Starting,
-    /// Waiting for a task.
-    Idle,
-    /// Running `task`, sent at `sent_ns`.
-    Busy { task: usize, sent_ns: u64 },
-}
 
 /// Why a worker was lost.
 pub(super) enum Loss {
@@ -71,7 +64,14 @@ pub(super) struct Session<'j> {
     pub(super) remaining: usize,
     pub(super) sent: u64,
     pub(super) received: u64,
-    pub(super) cpu_us: u64,
+    /// Input bytes handed to workers through shared memory instead of the pipe.
+    pub(super) shared: u64,
+    /// Output bytes taken from the workers' shared memory instead of the pipe.
+    pub(super) received_shared: u64,
+    /// The job's large inputs in shared memory, if it has any and a segment could be made.
+    pub(super) segment: Option<Arc<Segment>>,
+    /// What the workers used during the batch, as they reported it.
+    pub(super) usage: Usage,
     pub(super) respawns_left: usize,
     /// Descriptions of every worker lost, in order.
     pub(super) losses: Vec<String>,
@@ -92,7 +92,10 @@ impl<'j> Session<'j> {
             remaining: tasks,
             sent: 0,
             received: 0,
-            cpu_us: 0,
+            shared: 0,
+            received_shared: 0,
+            segment: None,
+            usage: Usage::default(),
             respawns_left: tasks + workers,
             losses: Vec::new(),
             interrupted: None,
@@ -169,7 +172,7 @@ impl ProcessPool {
         let params = job.workload.params();
         let name = job.workload.name();
         let mut head = Vec::new();
-        if w.opened.as_ref() != Some(&(name, params.clone())) {
+        if w.opened.as_ref().map(|(n, p)| (*n, p)) != Some((name, params)) {
             match serde_json::to_vec(&(name, params)) {
                 Ok(json) => {
                     head.extend(protocol::head(Kind::Open, &[], json.len()));
@@ -194,18 +197,37 @@ impl ProcessPool {
                 }
             }
         }
-        let data_len = job.inputs[task].data.len();
-        head.extend(protocol::head(
-            Kind::Task,
-            &[task as u64, lane as u64],
-            data_len,
-        ));
-        w.out = Outgoing {
-            head,
-            head_at: 0,
-            data: Some((Arc::clone(&job.inputs), task)),
-            data_at: 0,
-        };
+        let shared = s
+            .segment
+            .as_ref()
+            .and_then(|seg| Some((seg, seg.place(task)?)));
+        if let Some((seg, (offset, len))) = shared {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&seg.fd) as u64;
+            let words = [
+                task as u64,
+                lane as u64,
+                seg.id,
+                fd,
+                offset as u64,
+                len as u64,
+            ];
+            head.extend(protocol::head(Kind::Task, &words, 0));
+            s.shared += len as u64;
+            w.out = Outgoing {
+                head,
+                ..Outgoing::default()
+            };
+        } else {
+            let data_len = job.inputs[task].data.len();
+            let words = [task as u64, lane as u64, 0, 0, 0, 0];
+            head.extend(protocol::head(Kind::Task, &words, data_len));
+            w.out = Outgoing {
+                head,
+                head_at: 0,
+                data: Some((Arc::clone(&job.inputs), task)),
+                data_at: 0,
+            };
+        }
         if w.state == State::Idle {
             w.state = State::Busy {
                 task,
@@ -243,10 +265,10 @@ impl ProcessPool {
                     );
                     return self.lose(lane, Loss::Protocol(msg), s);
                 }
-                w.cpu_us = frame.words[2];
+                w.usage = Usage::from_words(&frame.words[2..]);
                 if in_batch {
-                    // A replacement started during the batch: its start-up CPU counts.
-                    s.cpu_us += w.cpu_us;
+                    // A replacement started during the batch: its start-up counts.
+                    s.usage = s.usage.plus(&w.usage);
                 }
                 w.state = State::Idle;
                 self.feed(lane, s, true);
@@ -256,15 +278,25 @@ impl ProcessPool {
             (Kind::Done | Kind::Failed, State::Busy { task, .. })
                 if frame.words[0] == task as u64 && (w.queued.is_some() || !w.out.pending()) =>
             {
-                let cpu = frame.words[3];
-                s.cpu_us += cpu.saturating_sub(w.cpu_us);
-                w.cpu_us = cpu;
+                let usage_at = if frame.kind == Kind::Done { 7 } else { 3 };
+                let usage = Usage::from_words(&frame.words[usage_at..]);
+                s.usage = s.usage.plus(&usage.since(&w.usage));
+                w.usage = usage;
                 let origin = s.origin();
                 let result = if frame.kind == Kind::Done {
-                    Ok(TaskOutput {
-                        checksum: frame.words[4],
-                        units: frame.words[5],
-                        payload: frame.tail,
+                    let (slot, len) = (frame.words[5], frame.words[6] as usize);
+                    let payload = if slot == protocol::NO_SLOT {
+                        Ok(frame.tail)
+                    } else {
+                        s.received_shared += len as u64;
+                        w.outputs.take(w.pid, slot, len).map_err(|e| {
+                            TaskError::new(format!("cannot read the worker's shared output: {e}"))
+                        })
+                    };
+                    payload.map(|payload| TaskOutput {
+                        checksum: frame.words[3],
+                        units: frame.words[4],
+                        payload,
                     })
                 } else {
                     Err(TaskError::new(String::from_utf8_lossy(&frame.tail)))
@@ -306,7 +338,7 @@ impl ProcessPool {
         let patient = matches!(loss, Loss::Pipe(_));
         if let Some(cpu) = w.proc_cpu_us() {
             if s.job.is_some() {
-                s.cpu_us += cpu.saturating_sub(w.cpu_us);
+                s.usage.cpu_us += cpu.saturating_sub(w.usage.cpu_us);
             }
         }
         let status = w.reap(patient);
@@ -460,7 +492,16 @@ impl ProcessPool {
                 let got = w.reader.poll(&mut w.stdout);
                 s.received += w.reader.bytes - before;
                 match got {
-                    Ok(Some(frame)) => self.on_frame(lane, frame, s),
+                    Ok(Some(frame)) => {
+                        let staged = w.reader.has_staged();
+                        self.on_frame(lane, frame, s);
+                        // Nothing read ahead: the next poll says when more comes, which
+                        // saves the read that would only say "would block" (a system call
+                        // in every round trip).
+                        if !staged {
+                            break;
+                        }
+                    }
                     Ok(None) => break,
                     Err(protocol::ReadError::Garbage(m)) => {
                         self.lose(lane, Loss::Protocol(format!("sent garbage: {m}")), s);
@@ -538,6 +579,8 @@ impl ProcessPool {
         }
 
         let mut s = Session::new(Some(job), self.lanes.len());
+        // Without a segment (no memfd here) large inputs take the pipe: slower, not wrong.
+        s.segment = super::shm::segment_for(&job.inputs).ok().flatten();
         // Every worker its first task before any gets one ahead: the first wake-ups first.
         for ahead in [false, true] {
             for lane in 0..self.lanes.len() {
@@ -574,7 +617,10 @@ impl ProcessPool {
         let counters = Counters {
             bytes_sent: Some(s.sent),
             bytes_received: Some(s.received),
-            child_cpu_s: Some(s.cpu_us as f64 / 1e6),
+            bytes_sent_shared: Some(s.shared),
+            bytes_received_shared: Some(s.received_shared),
+            child_cpu_s: Some(s.usage.cpu_us as f64 / 1e6),
+            children: Some(s.usage),
             ..Counters::default()
         };
         Ok(s.batch.take().expect("a batch session").finish(counters))

@@ -7,23 +7,29 @@
 //! workload's [`Params`](crate::workload::Params), a few hundred bytes).
 //!
 //! | kind | words | tail |
-//! |---|---|---|
-//! | `Hello` (worker) | version, pid, cpu_us | - |
+//! | --- | --- | --- |
+//! | `Hello` (worker) | version, pid, usage | - |
 //! | `Open` (parent) | - | JSON `(name, params)` |
-//! | `Task` (parent) | index, lane | input bytes |
-//! | `Done` (worker) | index, start_ns, stop_ns, cpu_us, checksum, units | payload |
-//! | `Failed` (worker) | index, start_ns, stop_ns, cpu_us | UTF-8 message |
+//! | `Task` (parent) | index, lane, segment, fd, offset, len | input bytes, or none |
+//! | `Done` (worker) | index, start_ns, stop_ns, checksum, units, slot, len, usage | payload, or none |
+//! | `Failed` (worker) | index, start_ns, stop_ns, usage | UTF-8 message |
 //!
-//! `cpu_us` is the worker's own user + sys CPU time so far, so the parent can account the
-//! CPU its workers spent in a batch to the microsecond.
+//! `usage` is five words, the worker's own [`Usage`](crate::measure::Usage) so far (CPU
+//! time, minor and major page faults, voluntary and involuntary context switches), so the
+//! parent can account what its workers used in a batch. A `Task` whose `segment` is not 0
+//! carries no tail: its input is `len` bytes at `offset` in the parent's shared-memory
+//! segment of that id, open in the parent as descriptor `fd` ([`super::shm`]). A `Done` whose
+//! `slot` is not [`NO_SLOT`] carries no tail either: its `len`-byte payload is in the
+//! worker's output slot open in the worker as descriptor `slot`.
 
+use crate::measure::Usage;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// "PBW1": catches a worker that writes anything but frames (or a stale binary).
 pub const MAGIC: u32 = u32::from_le_bytes(*b"PBW1");
 /// Bumped whenever a frame layout changes; the parent refuses a worker of another version.
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
 /// Bytes in a frame header.
 pub const HEADER_LEN: usize = 16;
 /// Largest body accepted (1 TiB): a bound on what a corrupt length can make us allocate
@@ -40,15 +46,16 @@ const STAGE_LEN: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Kind {
-    /// Worker is up: version, pid, cpu_us.
+    /// Worker is up: version, pid, usage.
     Hello = 1,
     /// Open (or switch to) a workload: JSON `(name, params)`.
     Open = 2,
-    /// Run one task: index, lane; tail = input.
+    /// Run one task: index, lane, segment, fd, offset, len; tail = input (segment 0).
     Task = 3,
-    /// A task's output: index, start_ns, stop_ns, cpu_us, checksum, units; tail = payload.
+    /// A task's output: index, start_ns, stop_ns, checksum, units, slot, len, usage; tail =
+    /// payload (slot [`NO_SLOT`]).
     Done = 4,
-    /// A task's error: index, start_ns, stop_ns, cpu_us; tail = message.
+    /// A task's error: index, start_ns, stop_ns, usage; tail = message.
     Failed = 5,
 }
 
@@ -67,17 +74,20 @@ impl Kind {
     /// Number of u64 words before the tail.
     pub fn words(self) -> usize {
         match self {
-            Kind::Hello => 3,
+            Kind::Hello => 2 + Usage::WORDS,
             Kind::Open => 0,
-            Kind::Task => 2,
-            Kind::Done => 6,
-            Kind::Failed => 4,
+            Kind::Task => 6,
+            Kind::Done => 7 + Usage::WORDS,
+            Kind::Failed => 3 + Usage::WORDS,
         }
     }
 }
 
 /// Largest word count of any kind.
-const MAX_WORDS: usize = 6;
+const MAX_WORDS: usize = 7 + Usage::WORDS;
+
+/// The `slot` word of a `Done` whose payload is in its tail.
+pub const NO_SLOT: u64 = u64::MAX;
 
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,6 +340,11 @@ impl FrameReader {
         Ok(())
     }
 
+    /// True when bytes already read from the pipe wait in the staging buffer.
+    pub fn has_staged(&self) -> bool {
+        self.pos < self.end
+    }
+
     /// Hands back a tail that is no longer needed, so the next large tail reuses its memory
     /// instead of faulting in fresh pages (the worker's 16 MiB inputs, task after task).
     pub fn recycle(&mut self, buf: Vec<u8>) {
@@ -462,6 +477,11 @@ pub fn grow_pipe(fd: BorrowedFd<'_>, bytes: usize) {
 mod tests {
     use super::*;
 
+    /// A `Task` frame's words for an input that travels in the tail.
+    fn task(index: u64, lane: u64) -> Vec<u64> {
+        vec![index, lane, 0, 0, 0, 0]
+    }
+
     fn frame_bytes(kind: Kind, words: &[u64], tail: &[u8]) -> Vec<u8> {
         let mut out = head(kind, words, tail.len());
         out.extend_from_slice(tail);
@@ -494,9 +514,11 @@ mod tests {
     #[test]
     fn frames_round_trip_through_any_split() {
         let tail: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
-        let mut bytes = frame_bytes(Kind::Task, &[3, 1], &tail);
-        bytes.extend(frame_bytes(Kind::Done, &[3, 10, 20, 5, 99, 7], b""));
-        bytes.extend(frame_bytes(Kind::Failed, &[4, 1, 2, 3], b"boom"));
+        let done: Vec<u64> = (0..Kind::Done.words() as u64).collect();
+        let failed: Vec<u64> = (0..Kind::Failed.words() as u64).collect();
+        let mut bytes = frame_bytes(Kind::Task, &task(3, 1), &tail);
+        bytes.extend(frame_bytes(Kind::Done, &done, b""));
+        bytes.extend(frame_bytes(Kind::Failed, &failed, b"boom"));
         for step in [1, 7, 16, 4096, 1 << 20] {
             let mut r = Trickle {
                 data: bytes.clone(),
@@ -516,9 +538,9 @@ mod tests {
             }
             assert_eq!(frames.len(), 3, "step {step}");
             assert_eq!(frames[0].kind, Kind::Task);
-            assert_eq!(frames[0].words, vec![3, 1]);
+            assert_eq!(frames[0].words, task(3, 1));
             assert_eq!(frames[0].tail, tail);
-            assert_eq!(frames[1].words, vec![3, 10, 20, 5, 99, 7]);
+            assert_eq!(frames[1].words, done);
             assert!(frames[1].tail.is_empty());
             assert_eq!(frames[2].tail, b"boom");
             assert_eq!(reader.bytes, bytes.len() as u64);
@@ -529,9 +551,9 @@ mod tests {
     fn recycled_buffers_carry_no_stale_bytes() {
         let big = vec![7u8; 200_000];
         let small: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
-        let mut bytes = frame_bytes(Kind::Task, &[0, 0], &big);
-        bytes.extend(frame_bytes(Kind::Task, &[1, 0], &small));
-        bytes.extend(frame_bytes(Kind::Task, &[2, 0], b"tiny"));
+        let mut bytes = frame_bytes(Kind::Task, &task(0, 0), &big);
+        bytes.extend(frame_bytes(Kind::Task, &task(1, 0), &small));
+        bytes.extend(frame_bytes(Kind::Task, &task(2, 0), b"tiny"));
         let mut r = &bytes[..];
         let mut reader = FrameReader::default();
         let first = reader.read(&mut r).unwrap();
@@ -579,7 +601,8 @@ mod tests {
 
     #[test]
     fn truncated_frame_is_reported_as_mid_frame_close() {
-        let bytes = frame_bytes(Kind::Done, &[1, 2, 3, 4, 5, 6], b"payload");
+        let done: Vec<u64> = (1..=Kind::Done.words() as u64).collect();
+        let bytes = frame_bytes(Kind::Done, &done, b"payload");
         for cut in [3, HEADER_LEN, HEADER_LEN + 9, bytes.len() - 1] {
             let err = FrameReader::default().read(&mut &bytes[..cut]).unwrap_err();
             assert!(
@@ -601,7 +624,7 @@ mod tests {
             // SAFETY: fresh descriptors from pipe(2), owned once each.
             let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
             let tail: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-            let head = head(Kind::Task, &[9, 0], tail.len());
+            let head = head(Kind::Task, &task(9, 0), tail.len());
             let reader = std::thread::spawn(move || {
                 let mut file = std::fs::File::from(rd);
                 FrameReader::default().read(&mut file).unwrap()
@@ -609,7 +632,7 @@ mod tests {
             let mut zc = zero_copy;
             write_all(wr.as_fd(), &head, &tail, &mut zc).unwrap();
             let frame = reader.join().unwrap();
-            assert_eq!(frame.words, vec![9, 0]);
+            assert_eq!(frame.words, task(9, 0));
             assert!(frame.tail == tail, "zero_copy {zero_copy}");
         }
     }

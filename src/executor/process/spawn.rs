@@ -2,7 +2,6 @@
 //! long-lived thread, their pipes made non-blocking, and reaping.
 
 use super::pipes::{self, Outgoing, GROW_PIPES_UP_TO};
-use super::pool::State;
 use super::protocol::{self, FrameReader};
 use super::{ProcessPool, INFO, PARENT_ENV};
 use crate::error::{Error, Result};
@@ -30,6 +29,17 @@ pub fn default_worker_exe() -> Result<PathBuf> {
     Ok(exe)
 }
 
+/// Where a worker is in its conversation with the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    /// Spawned, hello not yet received.
+    Starting,
+    /// Waiting for a task.
+    Idle,
+    /// Running `task`, sent at `sent_ns`.
+    Busy { task: usize, sent_ns: u64 },
+}
+
 /// One worker process and the parent's side of its pipes.
 pub(super) struct Worker {
     pub(super) lane: usize,
@@ -44,13 +54,24 @@ pub(super) struct Worker {
     pub(super) queued: Option<usize>,
     /// The workload the worker has open: an `Open` frame is sent only when it changes.
     pub(super) opened: Option<(&'static str, Params)>,
-    /// The worker's own CPU time, as last reported.
-    pub(super) cpu_us: u64,
+    /// The worker's own usage (CPU time, faults, switches), as last reported.
+    pub(super) usage: crate::measure::Usage,
+    /// The parent's mappings of the worker's output slots.
+    pub(super) outputs: super::shm::WorkerOutputs,
     pub(super) zero_copy: bool,
     pub(super) spawned: Instant,
 }
 
 impl Worker {
+    /// Writes as much of the queued bytes as the worker's stdin takes now; returns the bytes
+    /// written.
+    pub(super) fn flush(&mut self) -> std::io::Result<u64> {
+        let Some(stdin) = self.stdin.as_ref() else {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        };
+        self.out.flush(stdin.as_fd(), &mut self.zero_copy)
+    }
+
     pub(super) fn name(&self) -> String {
         format!("{} (pid {})", self.lane, self.pid)
     }
@@ -155,7 +176,8 @@ impl ProcessPool {
             state: State::Starting,
             queued: None,
             opened: None,
-            cpu_us: 0,
+            usage: crate::measure::Usage::default(),
+            outputs: super::shm::WorkerOutputs::default(),
             zero_copy: self.config.zero_copy,
             spawned: Instant::now(),
         };

@@ -1,8 +1,9 @@
 //! The worker side: `parbench worker`, one task at a time over stdin/stdout frames.
 
 use super::protocol::{self, FrameReader, Kind, ReadError};
+use super::shm::{map_parent_segment, Mapping, OutSlots, SHARED_MIN};
 use crate::executor::{execute, Ctx};
-use crate::measure::{monotonic_ns, TaskInput};
+use crate::measure::{monotonic_ns, Bytes, TaskInput, Usage};
 use crate::workload::{self, Params, Workload};
 use std::cell::Cell;
 use std::fs::File;
@@ -147,8 +148,40 @@ fn take_pipes() -> std::io::Result<(File, OwnedFd)> {
     Ok((File::from(input), output))
 }
 
-fn cpu_us() -> u64 {
-    (crate::system::process_cpu_s() * 1e6) as u64
+/// This worker's usage so far, as a frame's words.
+fn usage() -> [u64; Usage::WORDS] {
+    Usage::of_process().to_words()
+}
+
+/// The parent's shared-memory segment this worker has mapped: its id and the mapping.
+type Shared = Option<(u64, Arc<Mapping>)>;
+
+/// A task's input: the frame's tail, or a window of the parent's segment named by the
+/// frame's words (mapped on first use, and again only when the segment changes).
+fn task_input(words: &[u64], tail: Vec<u8>, shared: &mut Shared) -> Result<Bytes, String> {
+    let (segment, fd, offset, len) = (words[2], words[3], words[4] as usize, words[5] as usize);
+    if segment == 0 {
+        return Ok(tail.into());
+    }
+    if shared.as_ref().map(|(id, _)| *id) != Some(segment) {
+        // The old mapping goes first: two jobs' inputs need not fit at once.
+        *shared = None;
+        let map = map_parent_segment(fd)
+            .map_err(|e| format!("cannot map the parent's shared inputs: {e}"))?;
+        *shared = Some((segment, Arc::new(map)));
+    }
+    let (_, map) = shared.as_ref().expect("mapped above");
+    if offset
+        .checked_add(len)
+        .is_none_or(|end| end > (**map).as_ref().len())
+    {
+        return Err(format!(
+            "input at {offset}+{len} is outside the shared segment ({} bytes)",
+            (**map).as_ref().len()
+        ));
+    }
+    let memory: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::clone(map) as _;
+    Ok(Bytes::shared(memory, offset..offset + len))
 }
 
 /// The workload the worker has open, and the parameters it was opened with.
@@ -174,13 +207,19 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
     } else {
         let pid = u64::from(std::process::id());
         send(
-            &protocol::head(Kind::Hello, &[protocol::VERSION, pid, cpu_us()], 0),
+            &protocol::head(
+                Kind::Hello,
+                &[&[protocol::VERSION, pid][..], &usage()].concat(),
+                0,
+            ),
             &[],
             &mut zero_copy,
         )?;
     }
     let mut reader = FrameReader::default();
     let mut opened: Option<Opened> = None;
+    let mut shared: Shared = None;
+    let mut slots = OutSlots::default();
     // The last payload sent with vmsplice: the pipe may still refer to its pages, so it is
     // only freed once the parent sends its next frame (it has read the reply whole by then).
     let mut _last_payload: Vec<u8> = Vec::new();
@@ -224,38 +263,53 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
                     }
                     _ => {}
                 }
+                let start = monotonic_ns();
+                let input = task_input(&frame.words, frame.tail, &mut shared);
                 let task = TaskInput {
                     index,
-                    data: frame.tail,
+                    data: input.clone().unwrap_or_else(|_| Vec::new().into()),
                 };
-                let start = monotonic_ns();
-                let result = match opened.as_ref().map(|o| &o.workload) {
-                    Some(Ok(w)) => {
+                let result = match (opened.as_ref().map(|o| &o.workload), input) {
+                    (_, Err(e)) => Err(e),
+                    (Some(Ok(w)), Ok(_)) => {
                         IN_TASK.with(|f| f.set(true));
                         let r = execute(w.as_ref(), &task, &Ctx::plain(lane));
                         IN_TASK.with(|f| f.set(false));
                         r.map_err(|e| e.message)
                     }
-                    Some(Err(e)) => Err(format!("worker cannot open the workload: {e}")),
-                    None => Err("worker got a task before any workload".to_string()),
+                    (Some(Err(e)), _) => Err(format!("worker cannot open the workload: {e}")),
+                    (None, _) => Err("worker got a task before any workload".to_string()),
                 };
                 let stop = monotonic_ns();
-                reader.recycle(task.data);
+                if let Some(buf) = task.data.into_vec() {
+                    reader.recycle(buf);
+                }
                 let index = index as u64;
                 match result {
                     Ok(output) => {
+                        let payload = output.payload;
+                        // A large payload goes into shared memory; the pipe is the fallback.
+                        let slot = (payload.len() >= SHARED_MIN)
+                            .then(|| slots.put(&payload).ok())
+                            .flatten();
+                        let (slot, tail) = match slot {
+                            Some(fd) => (fd, &[][..]),
+                            None => (protocol::NO_SLOT, &payload[..]),
+                        };
+                        let words = [index, start, stop, output.checksum, output.units, slot];
+                        let len = payload.len() as u64;
                         let head = protocol::head(
                             Kind::Done,
-                            &[index, start, stop, cpu_us(), output.checksum, output.units],
-                            output.payload.len(),
+                            &[&words[..], &[len], &usage()].concat(),
+                            tail.len(),
                         );
-                        send(&head, &output.payload, &mut zero_copy)?;
-                        _last_payload = output.payload;
+                        send(&head, tail, &mut zero_copy)?;
+                        _last_payload = payload;
                     }
                     Err(message) => {
                         let head = protocol::head(
                             Kind::Failed,
-                            &[index, start, stop, cpu_us()],
+                            &[&[index, start, stop][..], &usage()].concat(),
                             message.len(),
                         );
                         send(&head, message.as_bytes(), &mut zero_copy)?;

@@ -335,7 +335,7 @@ impl PyPool {
             "sizes": sizes,
         })
         .to_string();
-        let blobs: Vec<&[u8]> = job.inputs.iter().map(|i| i.data.as_slice()).collect();
+        let blobs: Vec<&[u8]> = job.inputs.iter().map(|i| &*i.data).collect();
         let session = self.session.as_mut().expect("a session is started first");
         let sent = session
             .send(&line, &blobs)

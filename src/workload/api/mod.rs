@@ -296,8 +296,7 @@ impl Workload for Api {
     /// its own server thread and exposes no count, so it reports `None`; so does a worker
     /// process that attached to its parent's server.
     fn ideal_s(&self, workers: usize) -> Option<f64> {
-        let p = &self.params;
-        Some(p.tasks.div_ceil(workers.max(1)) as f64 * p.latency_ms as f64 / 1e3)
+        Some(ideal_wait_s(&self.params, workers))
     }
 
     fn connections(&self) -> Option<u64> {
@@ -308,12 +307,18 @@ impl Workload for Api {
     }
 }
 
+/// ceil(tasks / workers) x latency: the wall time of a batch of waits with no overhead (api,
+/// and the `sleep` floor beside it).
+pub(crate) fn ideal_wait_s(p: &Params, workers: usize) -> f64 {
+    p.tasks.div_ceil(workers.max(1)) as f64 * p.latency_ms as f64 / 1e3
+}
+
 /// The quick profile's shortest latency: below about 1 ms the VM's wake-ups dominate.
 const QUICK_MIN_LATENCY_MS: u64 = 2;
 
 /// Quick profile: the latency divided by [`crate::workload::QUICK_DIVISOR`], at least
 /// [`QUICK_MIN_LATENCY_MS`].
-fn quick(p: &mut Params) {
+pub(crate) fn quick(p: &mut Params) {
     p.latency_ms = (p.latency_ms / crate::workload::QUICK_DIVISOR).max(QUICK_MIN_LATENCY_MS);
 }
 
