@@ -45,7 +45,7 @@ pub enum Command {
     Chart(commands::chart::ChartArgs),
     /// Write the verdict page (which executor wins, at how many workers) from `cargo bench`
     /// results already on disk.
-    Report(crate::verdict::ReportArgs),
+    Report(commands::report::ReportArgs),
 }
 
 fn list_command() -> anyhow::Result<i32> {
@@ -135,7 +135,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Gate(args) => crate::gate::command(*args),
         Command::Timeline(args) => Ok(commands::timeline::command(*args)?),
         Command::Chart(args) => Ok(commands::chart::command(args)?),
-        Command::Report(args) => crate::verdict::command(args),
+        Command::Report(args) => commands::report::command(args),
     }
 }
 

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub mod analysis;
+pub mod paired;
 pub mod probe;
 pub mod rounds;
 pub mod stats;

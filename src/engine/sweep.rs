@@ -472,6 +472,7 @@ fn row(
             .bytes_per_task()
             .map(|b| b as f64 * tasks as f64 / wall_s.median),
         checksum: bench.reference().unwrap_or_default(),
+        waits: job.workload.waits(),
         counters: batch.counters,
         records: batch.records,
         ..RunResult::new(

@@ -10,6 +10,7 @@ mod csv;
 pub mod github_benchmark;
 mod json;
 mod markdown;
+pub use markdown::markdown_table;
 pub mod table;
 pub mod track;
 
@@ -271,7 +272,12 @@ fn columns() -> Vec<Column> {
 }
 
 /// Header and rows of human-formatted cells: the default columns, or all with `wide`.
-fn human_rows(report: &Report, options: &ExportOptions) -> (Vec<&'static str>, Vec<Vec<String>>) {
+/// Header and rows of human cells: the one table model that the table, Markdown and the
+/// verdict page render.
+pub fn human_rows(
+    report: &Report,
+    options: &ExportOptions,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let cols: Vec<Column> = columns()
         .into_iter()
         .filter(|c| c.human.is_some() && (options.wide || !c.wide))
