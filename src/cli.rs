@@ -29,8 +29,6 @@ pub enum Command {
     Run(Box<commands::run::RunArgs>),
     /// List the registered workloads and executors with their defaults.
     List,
-    /// Gate: compare saved Criterion baselines (paired base_i/head_i); exit 1 on a regression.
-    Compare(crate::compare::CompareArgs),
     /// Internal: a process-pool worker serving tasks over its stdin and stdout.
     #[command(hide = true)]
     Worker,
@@ -129,7 +127,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => commands::run::command(*args),
         Command::List => list_command(),
-        Command::Compare(args) => crate::compare::command(args),
         Command::Worker => Ok(executor::process::worker_main()),
         Command::Serve => Ok(crate::serve::serve_main()),
         Command::Gate(args) => crate::gate::command(*args),

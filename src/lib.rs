@@ -10,7 +10,6 @@
 
 pub mod cli;
 pub mod commands;
-pub mod compare;
 pub mod criterion;
 pub mod engine;
 pub mod error;

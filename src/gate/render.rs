@@ -44,7 +44,7 @@ fn ratio(row: &Row) -> (String, String) {
 }
 
 fn verdict(row: &Row) -> String {
-    match (row.verdict, row.missing_on) {
+    match (&row.verdict, row.missing_on) {
         (Verdict::Missing, Some(side)) => format!("missing on {side}"),
         (Verdict::Regressed | Verdict::Improved, _) if row.blocks > 1 => {
             format!("{} (confirmed)", row.verdict.as_str())

@@ -71,13 +71,13 @@ impl Decision {
     }
 
     /// The gate's rule on a ratio head/base with its interval, at `threshold` (0.03 = 3%):
-    /// regressed when the ratio is above 1 + T and the interval excludes 1, improved in
-    /// mirror, unchanged when the whole interval is within 1 +- T; `None` otherwise.
+    /// regressed when the median ratio is above 1 + T and the interval excludes 1, improved
+    /// in mirror, unchanged when the whole interval is within 1 +- T; `None` otherwise.
     pub fn of_change(ratio: &Estimate, threshold: f64) -> Option<Decision> {
         let (up, down) = (1.0 + threshold, 1.0 - threshold);
-        if ratio.lo > up && ratio.lo > 1.0 {
+        if ratio.median > up && ratio.lo > 1.0 {
             Some(Decision::Regressed)
-        } else if ratio.hi < down && ratio.hi < 1.0 {
+        } else if ratio.median < down && ratio.hi < 1.0 {
             Some(Decision::Improved)
         } else if ratio.lo >= down && ratio.hi <= up {
             Some(Decision::Unchanged)
@@ -403,7 +403,7 @@ mod tests {
             Decision::of_change(&est(1.0, 0.01), 0.03),
             Some(Decision::Unchanged)
         );
-        assert_eq!(Decision::of_change(&est(1.03, 0.02), 0.03), None);
+        assert_eq!(Decision::of_change(&est(1.02, 0.02), 0.03), None);
         let json = serde_json::to_string(&Decision::Regressed).unwrap();
         assert_eq!(json, "\"regressed\"");
     }
