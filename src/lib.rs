@@ -24,6 +24,7 @@ pub mod plot;
 pub mod progress;
 pub mod report;
 pub mod serve;
+pub mod stats;
 pub mod system;
 pub mod task;
 pub mod validate;

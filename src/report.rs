@@ -1,7 +1,7 @@
 //! The result of one configuration in a sweep: what the table, the exports and the charts read.
 
-use crate::engine::stats::Estimate;
 use crate::measure::{Counters, TaskRecord};
+use crate::stats::Estimate;
 use serde::{Deserialize, Serialize};
 
 /// Median, min and max of repeated wall times, in seconds.
@@ -18,20 +18,10 @@ pub struct Spread {
 impl Spread {
     /// Spread of a non-empty sample.
     pub fn of(samples: &[f64]) -> Spread {
-        let mut s = samples.to_vec();
-        s.sort_by(|a, b| a.total_cmp(b));
-        let n = s.len();
-        let median = if n == 0 {
-            f64::NAN
-        } else if n % 2 == 1 {
-            s[n / 2]
-        } else {
-            (s[n / 2 - 1] + s[n / 2]) / 2.0
-        };
         Spread {
-            median,
-            min: s.first().copied().unwrap_or(f64::NAN),
-            max: s.last().copied().unwrap_or(f64::NAN),
+            median: crate::stats::median(samples),
+            min: crate::stats::quantile(samples, 0.0),
+            max: crate::stats::quantile(samples, 1.0),
         }
     }
 }

@@ -15,7 +15,7 @@ pub const MAX_TASKS: usize = 100_000;
 /// Most timed repetitions per configuration (`--repeat`).
 pub const MAX_REPEAT: usize = 10_000;
 /// Most workers of a pool (`--workers`, `-n`), and so lanes of a timeline.
-pub const MAX_WORKERS: usize = crate::executor::MAX_WORKERS;
+pub const MAX_WORKERS: usize = crate::task::MAX_WORKERS;
 /// Most task records one result of a report may carry (one per task).
 pub const MAX_RECORDS: usize = MAX_TASKS;
 /// Most cores a report's machine may claim.

@@ -21,7 +21,7 @@ pub mod analysis;
 pub mod paired;
 pub mod probe;
 pub mod rounds;
-pub mod stats;
+pub use crate::stats;
 pub mod sweep;
 
 /// One batch as the engine measured it: the batch, checked, and the CPU time it used.

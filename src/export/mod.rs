@@ -64,10 +64,17 @@ pub fn unknown_format(name: &str, valid: &[&str]) -> UsageError {
     ))
 }
 
-/// The benchmark id Criterion and the gate use, `workload/executor/workers`; the tracking
-/// formats add what names a series to it ([`track::run_series`]).
-pub fn bench_id(r: &RunResult) -> String {
-    format!("{}/{}/{}", r.workload, r.executor, r.workers)
+/// A time in milliseconds, digits only, with a precision that suits its size: the one time
+/// formatter of the tables, the gate and the pictures.
+pub fn ms(seconds: f64) -> String {
+    let v = seconds * 1e3;
+    match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        a if a >= 1.0 => format!("{v:.2}"),
+        a if a >= 0.1 => format!("{v:.3}"),
+        _ => format!("{v:.5}"),
+    }
 }
 
 /// One column of the tabular formats. A human cell (table, Markdown) or machine cells (CSV),

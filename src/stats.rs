@@ -1,6 +1,7 @@
-//! The estimators every consumer shares: medians with distribution-free 95% intervals, the
-//! blocked (cluster bootstrap) interval of paired rounds, a bootstrap ratio for Criterion's
-//! samples, and the Amdahl fit.
+//! The one statistics core: every median, quantile, interval and resampling in parbench is
+//! here. Medians with distribution-free 95% intervals, the blocked (cluster bootstrap)
+//! interval of paired rounds, quantiles, and the Amdahl fit. The engine, the exports, the
+//! verdict and the gate all call these; none has its own.
 //!
 //! Medians, not means: on a shared host a round that caught a half-speed burst is an
 //! outlier, and one outlier moves a mean but not a median.
@@ -162,7 +163,11 @@ impl SplitMix {
 
     /// A generator seeded from the clock and the process id: a fresh order every run.
     pub fn from_entropy() -> Self {
-        SplitMix(crate::measure::monotonic_ns() ^ ((std::process::id() as u64) << 32))
+        // The wall clock's nanoseconds: the statistics core imports nothing from parbench.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        SplitMix(now ^ ((std::process::id() as u64) << 32))
     }
 
     /// The next 64 random bits.
@@ -303,37 +308,14 @@ fn percentile_sorted(s: &[f64], q: f64) -> f64 {
     s[((q * (s.len() - 1) as f64).round() as usize).min(s.len() - 1)]
 }
 
-/// Bootstrap interval of the ratio of two independent samples' medians, `num / den`: for
-/// Criterion's samples of two benchmarks that did not run paired.
-pub fn bootstrap_ratio(num: &[f64], den: &[f64], resamples: usize, seed: u64) -> Estimate {
-    let (a, b) = (sorted_finite(num), sorted_finite(den));
-    if a.is_empty() || b.is_empty() {
-        return Estimate::exact(f64::NAN);
-    }
-    let point = median_sorted(&a) / median_sorted(&b);
-    let mut rng = SplitMix::new(seed);
-    let (mut ra, mut rb) = (vec![0.0; a.len()], vec![0.0; b.len()]);
-    let mut ratios: Vec<f64> = (0..resamples.max(1))
-        .map(|_| {
-            for slot in ra.iter_mut() {
-                *slot = a[rng.below(a.len())];
-            }
-            for slot in rb.iter_mut() {
-                *slot = b[rng.below(b.len())];
-            }
-            median(&ra) / median(&rb)
-        })
-        .filter(|v| v.is_finite())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    if ratios.is_empty() {
-        return Estimate::exact(point);
-    }
-    let alpha = (1.0 - CONFIDENCE) / 2.0;
-    Estimate {
-        median: point,
-        lo: percentile_sorted(&ratios, alpha),
-        hi: percentile_sorted(&ratios, 1.0 - alpha),
+/// The `q` quantile (0..=1) of the finite values of `xs`, by the nearest rank; NaN when
+/// there are none.
+pub fn quantile(xs: &[f64], q: f64) -> f64 {
+    let s = sorted_finite(xs);
+    if s.is_empty() {
+        f64::NAN
+    } else {
+        percentile_sorted(&s, q.clamp(0.0, 1.0))
     }
 }
 
