@@ -8,7 +8,7 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput
 use parbench::criterion::sidecar::{Meta, Sidecar};
 use parbench::engine::paired::Paired;
 use parbench::engine::{Bench, Prepared};
-use parbench::executor::{self, ExecOptions, Executor, ExecutorInfo, EXECUTORS};
+use parbench::executor::{ExecOptions, Executor, ExecutorInfo, EXECUTORS};
 use parbench::measure::Batch;
 use parbench::report::BenchId;
 use parbench::workload::{self, Params};
@@ -34,13 +34,15 @@ impl Point {
     /// Starts a pool for this point. Callers keep this out of the timed region, except the
     /// overhead group's start/stop benchmark, whose subject it is.
     pub fn start(&self) -> Box<dyn Executor> {
-        executor::start(self.name(), &options(self.workers)).unwrap_or_else(|e| {
-            panic!(
-                "cannot start executor {} with {} workers: {e}",
-                self.name(),
-                self.workers
-            )
-        })
+        self.executor
+            .launch(&options(self.workers))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start executor {} with {} workers: {e}",
+                    self.name(),
+                    self.workers
+                )
+            })
     }
 }
 
@@ -180,7 +182,7 @@ pub fn bench_warm(
         let bench = fixture.get();
         let prepared = pool.get_or_insert_with(|| {
             bench
-                .prepare(point.name(), point.workers)
+                .prepare(point.executor, point.workers)
                 .unwrap_or_else(|e| panic!("{what}: cannot start the pool: {e}"))
         });
         b.iter_custom(|iters| time_batches(prepared, &bench, iters, &what));
@@ -214,11 +216,10 @@ pub fn bench_paired(
     };
     let what = id.to_string();
     let mut paired = Paired::new(
-        point.name(),
+        point.executor,
         point.workers,
         options(point.workers).placement,
-    )
-    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    );
     let mut handed: Vec<u64> = Vec::new();
     let bid = BenchmarkId::new(point.name(), point.workers as u64);
     group.bench_with_input(bid, &point, |b, _| {

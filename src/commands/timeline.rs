@@ -94,7 +94,7 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     let mut failures = Vec::new();
     for name in &names {
         interrupt::check()?;
-        let mut prepared = bench.start(name, args.workers)?;
+        let mut prepared = bench.start(crate::executor::find(name)?, args.workers)?;
         let (label, workers) = (prepared.label.clone(), prepared.workers);
         progress.step(label.clone());
         let measured = bench.run_unchecked(&mut prepared);

@@ -145,15 +145,20 @@ impl Bench {
         self.job.workload.name()
     }
 
-    /// Starts a pool of `executor` with `workers` workers (one for executors that do not
-    /// scale), timing the start. No batch runs yet.
-    pub fn start(&self, executor: &str, workers: usize) -> Result<Prepared> {
-        let info = executor::find(executor)?;
-        start_pool(&self.job, info, info.workers(workers), &self.options)
+    /// Starts a pool of `executor` (its registry entry, resolved once at the edge) with
+    /// `workers` workers (one for executors that do not scale), timing the start. No batch
+    /// runs yet.
+    pub fn start(&self, executor: &'static ExecutorInfo, workers: usize) -> Result<Prepared> {
+        start_pool(
+            &self.job,
+            executor,
+            executor.workers(workers),
+            &self.options,
+        )
     }
 
     /// Starts a pool and runs its warm-up batch, which must reproduce the reference.
-    pub fn prepare(&self, executor: &str, workers: usize) -> Result<Prepared> {
+    pub fn prepare(&self, executor: &'static ExecutorInfo, workers: usize) -> Result<Prepared> {
         let mut prepared = self.start(executor, workers)?;
         self.run(&mut prepared)?;
         Ok(prepared)
@@ -208,7 +213,7 @@ fn start_pool(
     let mut options = options.clone();
     options.workers = workers;
     let started = Instant::now();
-    let pool = executor::start(info.name, &options)?;
+    let pool = info.launch(&options)?;
     Ok(Prepared {
         info,
         workers,

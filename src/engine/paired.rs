@@ -19,7 +19,7 @@ use super::rounds::{self, Rounds, BLOCK_ROUNDS};
 use super::stats::SplitMix;
 use super::{Bench, Prepared};
 use crate::error::Result;
-use crate::executor::{self, ExecutorInfo};
+use crate::executor::ExecutorInfo;
 use crate::system::{Placement, ThreadPin};
 use std::time::Duration;
 
@@ -46,13 +46,12 @@ pub struct Paired {
 }
 
 impl Paired {
-    /// A configuration of `executor` at `workers` (one for executors that do not scale),
-    /// its workers placed by `placement`; no pool starts until the first batch is asked for.
-    /// An unknown executor is an error here, before any work.
-    pub fn new(executor: &str, workers: usize, placement: Placement) -> Result<Paired> {
-        let info = executor::find(executor)?;
+    /// A configuration of `executor` (its registry entry: [`crate::executor::find`] resolves a
+    /// name) at `workers` (one for executors that do not scale), its workers placed by
+    /// `placement`; no pool starts until the first batch is asked for.
+    pub fn new(info: &'static ExecutorInfo, workers: usize, placement: Placement) -> Paired {
         let workers = info.workers(workers);
-        Ok(Paired {
+        Paired {
             info,
             workers,
             c: workers.min(crate::system::available_cores()).max(1),
@@ -61,7 +60,7 @@ impl Paired {
             rng: SplitMix::from_entropy(),
             rounds: Rounds::default(),
             block: None,
-        })
+        }
     }
 
     /// The executor's registry entry.
@@ -88,7 +87,7 @@ impl Paired {
             // The old pool stops before the new one starts: two pools never share the cores.
             self.block = None;
             let pin = self.home.and_then(|cpu| super::same_core(self.c, cpu));
-            let prepared = bench.prepare(self.info.name, self.workers)?;
+            let prepared = bench.prepare(self.info, self.workers)?;
             let probe = CeilingProbe::start(self.c, &self.placement, bench.probe_unit())?;
             self.rounds.begin_block();
             self.block = Some(Block {

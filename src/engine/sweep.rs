@@ -299,7 +299,7 @@ impl Run<'_> {
         ));
         // One worker against the baseline: both on the baseline's core.
         let _same_core = self.home.and_then(|cpu| super::same_core(config.c, cpu));
-        let mut prepared: Prepared = bench.prepare(config.info.name, config.workers)?;
+        let mut prepared: Prepared = bench.prepare(config.info, config.workers)?;
         config.pool_start_s.get_or_insert(prepared.pool_start_s);
         // A fresh probe too: its spinner threads' state (their allocator arenas, for a probe
         // that runs the workload's own tasks) would otherwise last the whole workload.
