@@ -240,3 +240,38 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn run_prints_the_verdict_sentences_under_its_table() {
+    let out = parbench()
+        .args([
+            "run",
+            "-w",
+            "cpu",
+            "-e",
+            "serial,threads,pool",
+            "-n",
+            "2",
+            "--repeat",
+            "3",
+        ])
+        .args(["--budget-s", "0", "--tasks", "2", "--size", "20000", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let verdict: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("verdict: cpu: "))
+        .collect();
+    assert_eq!(verdict.len(), 1, "{stdout}");
+    // One sentence per workload, about the worker count it names (or that nothing gains).
+    assert!(
+        verdict[0].contains("at 2 workers") || verdict[0].contains("no executor gains"),
+        "{stdout}"
+    );
+}
