@@ -230,7 +230,7 @@ pub struct Report {
     /// Every configuration, in the order run.
     pub results: Vec<RunResult>,
     /// True when the run was stopped early (a signal, `--max-time`, a failure): `results`
-    /// holds the configurations that finished their minimum of rounds.
+    /// holds every configuration with at least one whole block of rounds.
     #[serde(default)]
     pub partial: bool,
 }

@@ -267,7 +267,17 @@ pub fn few_clusters_factor(b: usize) -> f64 {
     (b as f64 / df as f64).sqrt() * t / Z975
 }
 
-/// The finite values of each block, blocks with none left out.
+/// The most clusters the blocked interval resamples. Blocks are numbered in the order they
+/// ran, and neighbouring blocks share the host's slower phases (a core at half speed for tens
+/// of seconds), so hundreds of blocks are not hundreds of independent draws: treated as such
+/// they give an interval that shrinks past what the next run repeats. Beyond this many,
+/// consecutive blocks are pooled into this many stretches of the run (the batch-means method
+/// of simulation output analysis), so a drift over the run stays in the interval however
+/// many rounds a configuration gets.
+pub const MAX_CLUSTERS: usize = 10;
+
+/// The finite values of each block, blocks with none left out; beyond [`MAX_CLUSTERS`],
+/// consecutive blocks (in block-number order) pooled into that many of nearly equal size.
 fn clusters(values: &[f64], block: &[usize]) -> Vec<Vec<f64>> {
     let mut ids: Vec<usize> = block.to_vec();
     ids.sort_unstable();
@@ -280,7 +290,15 @@ fn clusters(values: &[f64], block: &[usize]) -> Vec<Vec<f64>> {
         }
     }
     groups.retain(|g| !g.is_empty());
-    groups
+    let b = groups.len();
+    if b <= MAX_CLUSTERS {
+        return groups;
+    }
+    let mut pooled = vec![Vec::new(); MAX_CLUSTERS];
+    for (i, g) in groups.into_iter().enumerate() {
+        pooled[i * MAX_CLUSTERS / b].extend(g);
+    }
+    pooled
 }
 
 /// A seed from the values' bits (FNV-1a), so one sample always gets one interval.
@@ -426,6 +444,46 @@ mod tests {
         // Table and expansion meet smoothly at 30 / 31 degrees of freedom.
         assert!((few_clusters_factor(31) - few_clusters_factor(32)).abs() < 0.01);
         assert!((few_clusters_factor(10_000) - 1.0).abs() < 0.001);
+    }
+
+    #[test]
+    fn a_drift_over_many_blocks_stays_in_the_interval() {
+        // 200 blocks whose level drifts by 4% over the run (a host phase that outlasts many
+        // blocks): as 200 independent clusters the interval would shrink to a sliver that the
+        // next run, in another phase, misses; pooled into stretches of the run it keeps the
+        // drift.
+        let (v, ids) = blocked(200, 3, |b| 1.0 + 0.04 * b as f64 / 200.0);
+        let drifting = blocked_median_interval(&v, &ids);
+        let plain = median_interval(&v);
+        assert!(
+            drifting.hi - drifting.lo > 1.5 * (plain.hi - plain.lo),
+            "{drifting:?} vs {plain:?}"
+        );
+        assert!(drifting.contains(1.02), "{drifting:?}");
+        // Without a drift, more blocks still narrow it: the stretches agree.
+        let (flat, flat_ids) = blocked(200, 3, |_| 1.0);
+        let few = blocked(10, 3, |_| 1.0);
+        let many = blocked_median_interval(&flat, &flat_ids);
+        let ten = blocked_median_interval(&few.0, &few.1);
+        assert!(
+            many.hi - many.lo < 0.5 * (ten.hi - ten.lo),
+            "{many:?} vs {ten:?}"
+        );
+    }
+
+    #[test]
+    fn pooling_keeps_every_value_and_the_order_of_blocks() {
+        let values: Vec<f64> = (0..60).map(|i| i as f64).collect();
+        let ids: Vec<usize> = (0..60).map(|i| i / 2).collect();
+        let groups = clusters(&values, &ids);
+        assert_eq!(groups.len(), MAX_CLUSTERS);
+        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 60);
+        // Each stretch holds consecutive blocks: its values follow the previous stretch's.
+        for pair in groups.windows(2) {
+            let last = pair[0].iter().copied().fold(f64::MIN, f64::max);
+            let first = pair[1].iter().copied().fold(f64::MAX, f64::min);
+            assert!(last < first, "{pair:?}");
+        }
     }
 
     #[test]

@@ -767,3 +767,57 @@ fn ctrl_c_keeps_the_finished_configurations_marked_partial() {
     }
     leaks.assert_clean("ctrl-c with partial results");
 }
+
+#[test]
+fn max_time_keeps_what_the_interleaved_blocks_measured() {
+    // 10000 rounds cannot finish in 2 s (each configuration would need 3334 blocks), so
+    // --max-time stops the run with every configuration part way to its minimum: what their
+    // blocks measured is written, marked partial, and the run exits 0.
+    let _guard = one_at_a_time();
+    let leaks = LeakCheck::start();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("out.json");
+    let output = parbench(
+        &leaks,
+        &[
+            "run",
+            "-w",
+            "cpu",
+            "-e",
+            "threads",
+            "-n",
+            "1,2",
+            "--tasks",
+            "2",
+            "--size",
+            "100000",
+            "-r",
+            "10000",
+            "--max-time",
+            "2",
+            "-f",
+            "json",
+            "-o",
+        ],
+    )
+    .arg(&out)
+    .output()
+    .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("out.json written")).unwrap();
+    assert_eq!(doc["partial"], true, "{doc}");
+    let results = doc["results"].as_array().unwrap();
+    let measured: Vec<_> = results
+        .iter()
+        .filter(|r| r["executor"] == "threads")
+        .collect();
+    assert!(!measured.is_empty(), "{doc}");
+    for r in &measured {
+        let rounds = r["rounds"].as_u64().unwrap();
+        assert!((3..10_000).contains(&rounds), "{r}");
+    }
+    assert!(stderr.contains("short of their 10000 rounds"), "{stderr}");
+    leaks.assert_clean("max-time with interleaved blocks");
+}

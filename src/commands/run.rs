@@ -36,8 +36,8 @@ pub struct RunArgs {
     /// each workload draws its share of what is left.
     #[arg(long, default_value_t = 140.0)]
     pub budget_s: f64,
-    /// Stop the whole run after this many seconds (1..=86400): no new block starts, and the
-    /// configurations that finished their --repeat rounds are written, marked partial.
+    /// Stop the whole run after this many seconds (1..=86400): no new block starts, and every
+    /// configuration with at least one block is written, marked partial.
     #[arg(long)]
     pub max_time: Option<f64>,
     /// Output format: table, json, csv, markdown, bmf (Bencher), github-benchmark
@@ -168,9 +168,15 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         other => other,
     };
     if (stopped.is_some() || signalled) && !report.results.is_empty() && !args.quiet {
+        let short = report
+            .results
+            .iter()
+            .filter(|r| r.blocks > 0 && r.rounds < policy.min_rounds)
+            .count();
         output::say(&format!(
-            "parbench: note: the run stopped early; {} configurations were finished and are written, marked partial",
-            report.results.len()
+            "parbench: note: the run stopped early; {} configurations are written, marked partial ({short} of them short of their {} rounds: read their intervals)",
+            report.results.len(),
+            policy.min_rounds
         ));
     }
     if let Some(note) = &report.machine.note {

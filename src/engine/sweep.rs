@@ -113,8 +113,8 @@ pub enum Event {
 }
 
 /// What a sweep produced: the report, and what stopped it early, if anything. A stopped
-/// sweep's report holds every configuration that finished its minimum of rounds, and says
-/// `partial`.
+/// sweep's report holds every configuration with at least one whole block of rounds, and
+/// says `partial`.
 #[derive(Debug)]
 pub struct Outcome {
     /// The results measured.
@@ -137,7 +137,7 @@ struct Config {
 
 /// Runs the sweep. For each workload the baseline runs first (reference checksum); then the
 /// configurations' blocks are interleaved (see the module notes). The sweep never loses what
-/// it measured: an error or a signal ends it with the finished configurations in
+/// it measured: an error or a signal ends it with every configuration with a whole block in
 /// [`Outcome::report`], marked partial.
 pub fn sweep(cfg: &SweepConfig, on_event: &mut dyn FnMut(Event)) -> Outcome {
     let mut run = Run {
@@ -328,11 +328,17 @@ impl Run<'_> {
         }
     }
 
-    /// The workload's rows: its baseline first, then every configuration that has its
-    /// minimum of rounds (all of them, unless the workload was stopped).
+    /// The workload's rows: its baseline first, then every configuration (a stopped
+    /// workload keeps those with at least one whole block: blocks interleave, so at a stop
+    /// most configurations are part way to their minimum, and what they measured is kept,
+    /// with its rounds and its interval saying how much that is).
     fn finish(&mut self, bench: &mut Bench, configs: Vec<Config>, complete: bool) -> Result<()> {
         let cfg = self.cfg;
-        let min = if complete { 1 } else { cfg.policy.min_rounds };
+        let min = if complete {
+            1
+        } else {
+            rounds::BLOCK_ROUNDS.min(cfg.policy.min_rounds)
+        };
         let mut baseline_walls = Vec::new();
         let mut rows = Vec::new();
         for config in configs.into_iter().filter(|c| c.rounds.len() >= min) {
