@@ -194,18 +194,18 @@ fn columns() -> Vec<Column> {
         Column::machine("size", |r| r.size.to_string()),
         Column::split(
             "median_ms",
-            |r| format!("{:.2}", r.wall_s.median * 1e3),
+            |r| ms(r.wall_s.median),
             |r| (r.wall_s.median * 1e3).to_string(),
         ),
         Column::split(
             "min_ms",
-            |r| format!("{:.2}", r.wall_s.min * 1e3),
+            |r| ms(r.wall_s.min),
             |r| (r.wall_s.min * 1e3).to_string(),
         )
         .wide(),
         Column::split(
             "max_ms",
-            |r| format!("{:.2}", r.wall_s.max * 1e3),
+            |r| ms(r.wall_s.max),
             |r| (r.wall_s.max * 1e3).to_string(),
         )
         .wide(),
@@ -264,7 +264,7 @@ fn columns() -> Vec<Column> {
         .wide(),
         Column::split(
             "pool_start_ms",
-            |r| format!("{:.2}", r.pool_start_s * 1e3),
+            |r| ms(r.pool_start_s),
             |r| (r.pool_start_s * 1e3).to_string(),
         )
         .wide(),
