@@ -314,6 +314,17 @@ impl Results {
                 crate::error::list_capped(&without)
             ));
         }
+        // Registry order: workloads, then executors, then worker counts, as `run` prints them.
+        let rank = |r: &crate::report::RunResult| {
+            let w = crate::workload::names()
+                .iter()
+                .position(|n| *n == r.workload);
+            let e = crate::executor::names()
+                .iter()
+                .position(|n| *n == r.executor);
+            (w, e, r.workers)
+        };
+        results.sort_by_key(rank);
         crate::engine::analysis::fill_serial_fractions(&mut results, cores.max(1));
         let machine = crate::report::Machine {
             cores,

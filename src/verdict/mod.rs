@@ -285,8 +285,21 @@ fn sentence(v: &WorkloadVerdict, rows: &[&RunResult]) -> String {
     };
     let how = if w == 1 || best_speedup < NO_GAIN {
         let best = named.first().cloned().unwrap_or_default();
+        // For compute-bound work, whether the host gave the cores to gain with.
+        let host = rows
+            .iter()
+            .filter(|r| !r.waits && r.workers > 1)
+            .filter_map(|r| r.ceiling.map(|c| c.median))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let host = if host.is_finite() && host < NO_GAIN {
+            format!(
+                " Nor did the host: its measured ceiling was at most {host:.2}x, so read eff/ceil."
+            )
+        } else {
+            String::new()
+        };
         return format!(
-            "{name}: no executor gains {:.0}% over serial at any worker count (best: {best}, {best_speedup:.2}x at {}).{}",
+            "{name}: no executor gains {:.0}% over serial at any worker count (best: {best}, {best_speedup:.2}x at {}).{}{host}",
             (NO_GAIN - 1.0) * 100.0,
             workers_word(w),
             no_scale(rows)
