@@ -137,8 +137,8 @@ pub struct WorkloadVerdict {
     pub waits: bool,
     /// One per worker count with an executor other than the baseline, ascending.
     pub columns: Vec<Column>,
-    /// The worker count the sentence is about: the fewest workers whose best speedup is
-    /// level with the best at any count.
+    /// The worker count the sentence is about: the fewest workers whose best speedup
+    /// reaches the best at any count (within the margin, or within its own interval).
     pub headline: Option<usize>,
     /// The plain sentence.
     pub sentence: String,
@@ -208,7 +208,11 @@ fn workload(name: &str, rows: &[&RunResult]) -> WorkloadVerdict {
             .filter(|s| s.median.is_finite())
             .max_by(|a, b| a.median.total_cmp(&b.median))
     };
-    // The headline: the fewest workers whose best speedup no other count clearly beats.
+    // The headline: the fewest workers whose best speedup reaches the top one: within the
+    // margin of its median, or with the top's median inside its own interval. (Asking only
+    // that the top not be clearly ahead let one noisy block widen the top's interval down
+    // to 1 worker, which then "reached" it: dot read "no gain, best at 1 worker" with 1.89x
+    // at 2.)
     let top = columns
         .iter()
         .filter_map(|c| speedup_at(c.workers))
@@ -216,7 +220,10 @@ fn workload(name: &str, rows: &[&RunResult]) -> WorkloadVerdict {
     let headline = top.and_then(|top| {
         columns
             .iter()
-            .find(|c| speedup_at(c.workers).is_some_and(|s| !clearly_ahead(&top, &s, MARGIN)))
+            .find(|c| {
+                speedup_at(c.workers)
+                    .is_some_and(|s| top.median <= s.median * (1.0 + MARGIN) || top.median <= s.hi)
+            })
             .map(|c| c.workers)
     });
     let mut v = WorkloadVerdict {
@@ -248,14 +255,15 @@ fn workers_word(w: usize) -> String {
     }
 }
 
-/// "1.90" or "1.88-1.93": the span of some medians.
-fn span(values: &[f64], unit: &str) -> String {
+/// "1.90" or "1.88-1.93": the span of some medians, with `digits` decimals.
+fn span(values: &[f64], digits: usize, unit: &str) -> String {
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if (hi - lo).abs() < 0.005 {
-        format!("{hi:.2}{unit}")
+    let (a, b) = (format!("{lo:.digits$}"), format!("{hi:.digits$}"));
+    if a == b {
+        format!("{b}{unit}")
     } else {
-        format!("{lo:.2}-{hi:.2}{unit}")
+        format!("{a}-{b}{unit}")
     }
 }
 
@@ -312,8 +320,8 @@ fn sentence(v: &WorkloadVerdict, rows: &[&RunResult]) -> String {
         let ideal = at_w.first().map_or(w as f64, |r| r.ideal_speedup());
         format!(
             "{}, {} of the ideal {ideal:.0}x for work that waits",
-            span(&speedups, "x"),
-            span(&shares, "%").replace(".00%", "%")
+            span(&speedups, 2, "x"),
+            span(&shares, 0, "%")
         )
     } else {
         let effs: Vec<f64> = at_w
@@ -326,9 +334,9 @@ fn sentence(v: &WorkloadVerdict, rows: &[&RunResult]) -> String {
             .collect();
         format!(
             "{}, {} of the measured ceiling of {}",
-            span(&speedups, "x"),
-            span(&effs, ""),
-            span(&ceilings, "x")
+            span(&speedups, 2, "x"),
+            span(&effs, 2, ""),
+            span(&ceilings, 2, "x")
         )
     };
     let margin = match &col.decision {
@@ -464,6 +472,24 @@ mod tests {
             "{}",
             v.sentence
         );
+    }
+
+    #[test]
+    fn a_wide_interval_at_the_top_does_not_pull_the_headline_to_one_worker() {
+        let mut rows = vec![
+            row("dot", "rayon", 1, 0.99, 1.0, false),
+            row("dot", "gil", 1, 1.01, 1.0, false),
+            row("dot", "rayon", 2, 1.89, 1.99, false),
+            row("dot", "gil", 2, 1.88, 2.0, false),
+        ];
+        rows[2].speedup = Some(Estimate {
+            median: 1.89,
+            lo: 0.96,
+            hi: 1.94,
+        });
+        let v = &analyse(&rows)[0];
+        assert_eq!(v.headline, Some(2), "{}", v.sentence);
+        assert!(v.sentence.contains("tie at 2 workers"), "{}", v.sentence);
     }
 
     #[test]
