@@ -217,10 +217,7 @@ fn draw_timeline(workload: &str, executor: &str, workers: usize) -> Result<Strin
         .map_err(|e| e.to_string())?;
     let serial = bench.run_baseline().map_err(|e| e.to_string())?.batch;
     let mut pool = bench
-        .prepare(
-            parbench::executor::find(executor).map_err(|e| e.to_string())?,
-            workers,
-        )
+        .prepare(executor, workers)
         .map_err(|e| e.to_string())?;
     let other = bench.run(&mut pool).map_err(|e| e.to_string())?.batch;
     Ok(timeline_svg(

@@ -27,8 +27,14 @@ pub struct Cli {
 pub enum Command {
     /// Sweep workloads x executors x worker counts and print a speedup table.
     Run(Box<commands::run::RunArgs>),
-    /// List the registered workloads and executors with their defaults.
-    List,
+    /// List the registered workloads and executors with their defaults, and which py-*
+    /// executors can run here.
+    List {
+        /// The Python interpreter the py-* executors would run [default: $PARBENCH_PYTHON,
+        /// else python3 on PATH].
+        #[arg(long, value_name = "PATH")]
+        python: Option<std::path::PathBuf>,
+    },
     /// Internal: a process-pool worker serving tasks over its stdin and stdout.
     #[command(hide = true)]
     Worker,
@@ -46,7 +52,8 @@ pub enum Command {
     Report(commands::report::ReportArgs),
 }
 
-fn list_command() -> anyhow::Result<i32> {
+fn list_command(python: Option<&std::path::Path>) -> anyhow::Result<i32> {
+    executor::python::choose(python, "--python")?;
     let mut out = String::from("workloads:\n");
     for w in workload::WORKLOADS.iter().filter(|w| !w.hidden) {
         let d = (w.defaults)();
@@ -57,7 +64,28 @@ fn list_command() -> anyhow::Result<i32> {
     }
     out.push_str("executors:\n");
     for e in executor::EXECUTORS {
-        out.push_str(&format!("  {:<8} {}\n", e.name, e.about));
+        let state = match executor::unavailable(e.name, None) {
+            Some(why) => format!(" [unavailable: {why}]"),
+            None => match executor::unavailable(e.name, Some("dot")) {
+                Some(why) => format!(" [dot declined: {why}]"),
+                None => String::new(),
+            },
+        };
+        out.push_str(&format!("  {:<15} {}{state}\n", e.name, e.about));
+    }
+    if let Ok(py) = executor::python::describe() {
+        out.push_str(&format!(
+            "python: {} {} ({}), GIL {}, numpy {}\n",
+            py.implementation,
+            py.version,
+            py.executable,
+            if py.gil_enabled {
+                "on"
+            } else {
+                "off (free-threaded)"
+            },
+            py.numpy.as_deref().unwrap_or("missing")
+        ));
     }
     out.push_str(&format!("formats: {}\n", export::formats().join(", ")));
     output::write_stdout(out.as_bytes())?;
@@ -126,7 +154,7 @@ fn print_help(e: &clap::Error) -> i32 {
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => commands::run::command(*args),
-        Command::List => list_command(),
+        Command::List { python } => list_command(python.as_deref()),
         Command::Worker => Ok(executor::process::worker_main()),
         Command::Serve => Ok(crate::serve::serve_main()),
         Command::Gate(args) => crate::gate::command(*args),

@@ -84,7 +84,7 @@ impl Footprint {
 pub fn footprint(executor: &str) -> Footprint {
     match executor {
         "serial" => Footprint::INLINE,
-        "process" => Footprint::PROCESSES,
+        "process" | "py-processes" | "py-interpreters" => Footprint::PROCESSES,
         // A tokio runtime: its IO driver and waker, measured as 4 descriptors.
         "async" => Footprint {
             fds: 4,

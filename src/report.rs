@@ -75,8 +75,12 @@ pub struct RunResult {
     pub bytes_per_s: Option<f64>,
     /// Time to start the executor's pool for this worker count, outside the timed region.
     pub pool_start_s: f64,
-    /// Combined checksum of the outputs; equal to serial's, or the run fails.
+    /// Combined checksum of the outputs; equal to the baseline's, or the run fails.
     pub checksum: u64,
+    /// py-*: the median wall time over Rust's serial on the same tasks (what the interpreter
+    /// costs); `None` for the Rust executors.
+    #[serde(default)]
+    pub vs_native: Option<f64>,
     /// Counters of the median repetition.
     pub counters: Counters,
     /// Amdahl serial fraction fitted to this executor's speedups on this workload.
@@ -117,6 +121,7 @@ impl RunResult {
             bytes_per_s: None,
             pool_start_s: 0.0,
             checksum: 0,
+            vs_native: None,
             counters: Counters::default(),
             serial_fraction: None,
             records: Vec::new(),
@@ -220,6 +225,9 @@ pub struct Machine {
     /// turn, or `null` where the OS placed them (`--no-pin`).
     #[serde(default)]
     pub placement: Option<Vec<usize>>,
+    /// The Python interpreter the py-* executors ran, when any ran.
+    #[serde(default)]
+    pub python: Option<crate::executor::python::Interpreter>,
 }
 
 /// A whole sweep: the machine and every configuration's result.

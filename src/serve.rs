@@ -199,7 +199,7 @@ impl Ready {
                 workers,
             } => {
                 let bench = Bench::open(workload, params(workload, None)?, options.clone())?;
-                let pool = bench.prepare(crate::executor::find(executor)?, *workers)?;
+                let pool = bench.prepare(executor, *workers)?;
                 (bench, Some(pool))
             }
             Kind::Dispatch { executor, workers } => {
@@ -208,7 +208,7 @@ impl Ready {
                     params("noop", Some(DISPATCH_TASKS))?,
                     options.clone(),
                 )?;
-                let pool = bench.prepare(crate::executor::find(executor)?, *workers)?;
+                let pool = bench.prepare(executor, *workers)?;
                 (bench, Some(pool))
             }
             Kind::StartStop { workers, .. } => {
@@ -229,9 +229,7 @@ impl Ready {
         let started = Instant::now();
         let batch = match (&self.kind, self.pool.as_mut()) {
             (Kind::StartStop { executor, workers }, _) => {
-                let mut pool = self
-                    .bench
-                    .start(crate::executor::find(executor)?, *workers)?;
+                let mut pool = self.bench.start(executor, *workers)?;
                 let batch = pool.pool().run(&self.bench.job);
                 drop(pool);
                 batch?

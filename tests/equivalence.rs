@@ -73,7 +73,11 @@ fn every_executor_matches_serial_on_every_workload() {
         let reference = serial.run(&job).unwrap();
         check_records(&reference, job.len(), 1, &format!("{name}/serial"));
         let want = outputs(&reference);
-        for info in executor::EXECUTORS {
+        // The py-* run the Python tasks: tests/python.rs checks them against serial.
+        let native = executor::EXECUTORS
+            .iter()
+            .filter(|e| executor::family_of(e.name).is_none());
+        for info in native {
             for workers in [1, 2, 3] {
                 let label = format!("{name}/{}/{workers}", info.name);
                 let mut exec = executor::start(info.name, &options(workers))
@@ -97,7 +101,11 @@ fn every_executor_matches_serial_on_every_workload() {
 #[test]
 fn a_panicking_task_is_reported_by_every_executor_and_the_rest_are_kept() {
     use parbench::workload::Fault;
-    for info in executor::EXECUTORS {
+    // Every executor that can run here: the py-* too, when there is an interpreter.
+    let runnable = executor::EXECUTORS
+        .iter()
+        .filter(|e| executor::unavailable(e.name, Some("cpu")).is_none());
+    for info in runnable {
         let w = workload::open_with("cpu", |p| {
             small("cpu", p);
             p.faults = vec![(2, Fault::Panic)];

@@ -80,6 +80,43 @@ fn leftover_processes(since_ticks: u64) -> BTreeSet<u32> {
     found
 }
 
+/// Live Python workers (marked with `PARBENCH_PY_WORKER`) that some parbench of this suite
+/// started (their TMPDIR is the suite's) since the suite began: pool processes included.
+fn leftover_python_workers(since_ticks: u64) -> BTreeSet<u32> {
+    let tmpdir = format!("TMPDIR={}", common::suite_tmpdir().display());
+    let mut found = BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let vars: Vec<String> = environ
+            .split(|b| *b == 0)
+            .map(|v| String::from_utf8_lossy(v).to_string())
+            .collect();
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !zombie
+            && vars.iter().any(|v| v.starts_with("PARBENCH_PY_WORKER="))
+            && vars.contains(&tmpdir)
+            && start_ticks(pid).is_some_and(|t| t >= since_ticks)
+        {
+            found.insert(pid);
+        }
+    }
+    found
+}
+
 /// Inodes of the sockets a process holds.
 fn socket_inodes(pid: u32) -> BTreeSet<u64> {
     let mut inodes = BTreeSet::new();
@@ -153,7 +190,8 @@ fn nothing_is_left_behind_after_the_suite() {
     // Workers exit on their own once their pool's parent is gone; give them a moment.
     let deadline = Instant::now() + Duration::from_secs(10);
     let processes = loop {
-        let left = leftover_processes(since_ticks);
+        let mut left = leftover_processes(since_ticks);
+        left.extend(leftover_python_workers(since_ticks));
         if left.is_empty() || Instant::now() > deadline {
             break left;
         }

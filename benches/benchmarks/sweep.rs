@@ -8,7 +8,7 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput
 use parbench::criterion::sidecar::{Meta, Sidecar};
 use parbench::engine::paired::Paired;
 use parbench::engine::{Bench, Prepared};
-use parbench::executor::{ExecOptions, Executor, ExecutorInfo, EXECUTORS};
+use parbench::executor::{self, ExecOptions, Executor, ExecutorInfo, EXECUTORS};
 use parbench::measure::Batch;
 use parbench::report::BenchId;
 use parbench::workload::{self, Params};
@@ -47,10 +47,12 @@ impl Point {
 }
 
 /// Every registered executor at every swept worker count; an executor that does not scale
-/// (serial) appears once, at 1 worker. New registry entries join the sweep by themselves.
+/// (serial) appears once, at 1 worker. New registry entries join the sweep by themselves,
+/// except families with a baseline of their own (the py-*), which this suite does not pair yet.
 pub fn points() -> Vec<Point> {
     EXECUTORS
         .iter()
+        .filter(|executor| executor::family_of(executor.name).is_none())
         .flat_map(|executor| {
             let workers = if executor.scales {
                 knobs().workers.clone()
@@ -182,7 +184,7 @@ pub fn bench_warm(
         let bench = fixture.get();
         let prepared = pool.get_or_insert_with(|| {
             bench
-                .prepare(point.executor, point.workers)
+                .prepare(point.name(), point.workers)
                 .unwrap_or_else(|e| panic!("{what}: cannot start the pool: {e}"))
         });
         b.iter_custom(|iters| time_batches(prepared, &bench, iters, &what));

@@ -20,6 +20,9 @@ pub struct ExecArgs {
     /// fails (0.001..=86400).
     #[arg(long, default_value_t = crate::validate::DEFAULT_TASK_TIMEOUT.as_secs_f64())]
     pub task_timeout_s: f64,
+    /// py-*: the Python interpreter to run [default: $PARBENCH_PYTHON, else python3 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<std::path::PathBuf>,
 }
 
 impl ExecArgs {
@@ -29,6 +32,7 @@ impl ExecArgs {
         options.switch_interval = switch_interval(self.switch_interval_ms)?;
         options.worker_exe = std::env::current_exe().ok();
         options.task_timeout = crate::validate::task_timeout(self.task_timeout_s)?;
+        executor::python::choose(self.python.as_deref(), "--python")?;
         Ok(options)
     }
 }
@@ -66,9 +70,46 @@ pub fn expand_names(
     Ok(names)
 }
 
-/// Executor names from a list, checked.
+/// Executor names from a list, checked: `all` is every executor built into this binary,
+/// `py` every py-* executor that can run here (the others are skipped with a one-line note);
+/// a py-* named on its own that cannot run here is a usage error.
 pub fn executor_names(list: &str) -> Result<Vec<String>, UsageError> {
-    expand_names(list, executor::names(), |n| executor::find(n).map(|_| ()))
+    let mut names: Vec<String> = Vec::new();
+    for item in list.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(UsageError::new(format!("empty name in list '{list}'")));
+        }
+        let group = match item {
+            "py" => {
+                let mut runnable = Vec::new();
+                for name in executor::python_names() {
+                    match executor::unavailable(name, None) {
+                        Some(why) => {
+                            crate::output::say(&format!("parbench: note: skipping {name}: {why}"))
+                        }
+                        None => runnable.push(name.to_string()),
+                    }
+                }
+                runnable
+            }
+            _ => {
+                let group =
+                    expand_names(item, executor::names(), |n| executor::find(n).map(|_| ()))?;
+                for name in &group {
+                    if let Some(why) = executor::unavailable(name, None) {
+                        return Err(UsageError::new(format!("{name} is unavailable: {why}")));
+                    }
+                }
+                group
+            }
+        };
+        for name in group {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// Workload names from a list, checked.

@@ -19,8 +19,10 @@ pub struct RunArgs {
     /// Workloads: a comma-separated list, or `all`.
     #[arg(long, short = 'w', default_value = "all")]
     pub workload: String,
-    /// Executors: a comma-separated list, or `all`. Serial always runs too: it is the
-    /// baseline of every round.
+    /// Executors: a comma-separated list. `all` (the default) is every executor built into
+    /// the binary; the py-* (the same tasks in a real CPython, see --python) are named, or
+    /// added with `py`: `-e all,py`. Serial always runs too: it is the baseline of every
+    /// round (py-serial of every py-* round).
     #[arg(long, short = 'e', default_value = "all")]
     pub executor: String,
     /// Worker counts, comma-separated.
@@ -106,6 +108,20 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     check_outputs(&args)?;
     for w in &workloads {
         args.params.params_for(w)?;
+    }
+    // py-* dot without numpy: declined in one line each, the other workloads still run.
+    for e in executors
+        .iter()
+        .filter(|e| crate::executor::family_of(e).is_some())
+    {
+        for w in &workloads {
+            if let Some(why) = crate::executor::unavailable(e, Some(w)) {
+                output::say(&format!("parbench: note: {e} declines {w}: {why}"));
+            }
+        }
+    }
+    if let Some(py) = crate::executor::python_free_threaded(&executors) {
+        output::say(&format!("parbench: note: {py}"));
     }
     let mut cfg = SweepConfig::new(workloads, executors, workers);
     cfg.policy = policy;

@@ -94,7 +94,7 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     let mut failures = Vec::new();
     for name in &names {
         interrupt::check()?;
-        let mut prepared = bench.start(crate::executor::find(name)?, args.workers)?;
+        let mut prepared = bench.start(name, args.workers)?;
         let (label, workers) = (prepared.label.clone(), prepared.workers);
         progress.step(label.clone());
         let measured = bench.run_unchecked(&mut prepared);
@@ -105,7 +105,7 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
         let failed = batch.failures();
         if failed.is_empty() {
             // Every executor must compute the same results, as in `parbench run`.
-            bench.check(&batch, &label)?;
+            bench.check_of(name, &batch, &label)?;
         }
         failures.extend(failed.into_iter().map(|mut f| {
             f.error.message = format!("{name} x{workers}: {}", f.error.message);
@@ -115,7 +115,12 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
     }
     progress.finish();
 
-    let params = bench.job.workload.params();
+    // The py-* run their own job (fewer cpu steps): a title over one panel names its sizes.
+    let titled = match names.as_slice() {
+        [one] => bench.job_of(one)?,
+        _ => bench.job.clone(),
+    };
+    let params = titled.workload.params();
     let title = match panels.as_slice() {
         [one] => format!(
             "{} · {} · wall {} · {} tasks of size {}",

@@ -10,11 +10,11 @@
 //! - the estimates are medians over rounds with 95% intervals ([`stats`]).
 
 use crate::error::{Error, Result};
-use crate::executor::{self, ExecOptions, Executor, ExecutorInfo, Job};
+use crate::executor::{self, ExecOptions, Executor, ExecutorInfo, Family, Job};
 use crate::measure::Batch;
 use crate::system;
 use crate::workload::{self, Params};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub mod analysis;
@@ -46,7 +46,23 @@ pub struct Bench {
     pub reference_wall_s: f64,
     baseline: Prepared,
     options: ExecOptions,
+    /// The baselines of executor families (py-serial), each started when a member is first
+    /// asked for.
+    families: Mutex<Vec<FamilyBaseline>>,
 }
+
+/// A family's own baseline on the family's own job ([`executor::Family`]).
+struct FamilyBaseline {
+    job: Job,
+    baseline: Prepared,
+    reference: Option<u64>,
+    reference_wall_s: f64,
+    /// Median wall time of Rust's serial on the same job, in seconds.
+    native_s: f64,
+}
+
+/// Batches of Rust's serial run on a family's job to time what the interpreter costs.
+const NATIVE_BATCHES: usize = 3;
 
 /// A started pool of one executor at one worker count, warmed up.
 pub struct Prepared {
@@ -59,9 +75,15 @@ pub struct Prepared {
     /// Time to start the pool, in seconds, outside every timed batch.
     pub pool_start_s: f64,
     pool: Box<dyn Executor>,
+    job: Job,
 }
 
 impl Prepared {
+    /// The job this pool runs: the bench's, or its family's own (py-* run smaller cpu tasks).
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+
     /// The started pool, for callers that time batches themselves (Criterion).
     pub fn pool(&mut self) -> &mut dyn Executor {
         self.pool.as_mut()
@@ -109,6 +131,7 @@ impl Bench {
             job,
             baseline,
             options,
+            families: Mutex::new(Vec::new()),
         };
         Ok((bench, first))
     }
@@ -145,20 +168,171 @@ impl Bench {
         self.job.workload.name()
     }
 
-    /// Starts a pool of `executor` (its registry entry, resolved once at the edge) with
-    /// `workers` workers (one for executors that do not scale), timing the start. No batch
-    /// runs yet.
-    pub fn start(&self, executor: &'static ExecutorInfo, workers: usize) -> Result<Prepared> {
-        start_pool(
-            &self.job,
-            executor,
-            executor.workers(workers),
-            &self.options,
-        )
+    /// Starts a pool of `executor` with `workers` workers (one for executors that do not
+    /// scale), timing the start. No batch runs yet.
+    pub fn start(&self, executor: &str, workers: usize) -> Result<Prepared> {
+        let info = executor::find(executor)?;
+        if let Some(why) = executor::unavailable(info.name, Some(self.workload())) {
+            return Err(crate::error::UsageError::new(format!(
+                "{} cannot run {}: {why}",
+                info.name,
+                self.workload()
+            ))
+            .into());
+        }
+        let job = match self.family_index(info.name)? {
+            Some(i) => self.families()[i].job.clone(),
+            None => self.job.clone(),
+        };
+        start_pool(&job, info, info.workers(workers), &self.options)
+    }
+
+    fn families(&self) -> MutexGuard<'_, Vec<FamilyBaseline>> {
+        self.families.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The index of `executor`'s family baseline, started on first use; `None` for the
+    /// executors paired with serial.
+    fn family_index(&self, executor: &str) -> Result<Option<usize>> {
+        let Some(family) = executor::family_of(executor) else {
+            return Ok(None);
+        };
+        let name = family.baseline.name;
+        if let Some(i) = self
+            .families()
+            .iter()
+            .position(|f| f.baseline.info.name == name)
+        {
+            return Ok(Some(i));
+        }
+        let started = self.start_family(family)?;
+        let mut families = self.families();
+        families.push(started);
+        Ok(Some(families.len() - 1))
+    }
+
+    /// Starts a family's baseline on the family's job, on the home core like serial's: its
+    /// first batch is the family's reference. Rust's serial then runs the same job a few
+    /// times: the interpreter's cost, and, where the family's outputs are exact, a check of
+    /// that reference against serial's.
+    fn start_family(&self, family: &'static Family) -> Result<FamilyBaseline> {
+        let workload = self.workload();
+        let base = family.baseline;
+        if let Some(why) = executor::unavailable(base.name, Some(workload)) {
+            return Err(crate::error::UsageError::new(format!(
+                "{} cannot run {workload}: {why}",
+                base.name
+            ))
+            .into());
+        }
+        let params = (family.params)(workload, self.job.workload.params());
+        let job = if &params == self.job.workload.params() {
+            self.job.clone()
+        } else {
+            Job::new(workload::open(workload, params)?)?
+        };
+        let _home = on_core(home_core());
+        let mut baseline = start_pool(&job, base, 1, &self.options)?;
+        let first = measure_batch(baseline.pool.as_mut(), &job, &baseline.label)?;
+        let reference = first
+            .batch
+            .checksum()
+            .map_err(|e| label_failures(e, &baseline.label))?;
+        let mut native = start_pool(&job, executor::baseline(), 1, &self.options)?;
+        let mut walls = Vec::with_capacity(NATIVE_BATCHES);
+        for _ in 0..NATIVE_BATCHES {
+            let m = measure_batch(native.pool.as_mut(), &job, &native.label)?;
+            let want = m
+                .batch
+                .checksum()
+                .map_err(|e| label_failures(e, &native.label))?;
+            if (family.exact)(workload) && want != reference {
+                return Err(Error::ChecksumMismatch {
+                    config: baseline.label.clone(),
+                    got: reference,
+                    want,
+                });
+            }
+            walls.push(m.batch.wall_s);
+        }
+        Ok(FamilyBaseline {
+            job,
+            baseline,
+            reference: Some(reference),
+            reference_wall_s: first.batch.wall_s,
+            native_s: stats::median(&walls),
+        })
+    }
+
+    /// The names of the family baselines started so far (py-serial), in start order.
+    pub fn family_baselines(&self) -> Vec<&'static str> {
+        self.families()
+            .iter()
+            .map(|f| f.baseline.info.name)
+            .collect()
+    }
+
+    /// Starts the baseline of `executor`'s family now, if it has one, so that its row is
+    /// measured even when no other member of the family runs.
+    pub fn start_family_of(&self, executor: &str) -> Result<()> {
+        self.family_index(executor).map(|_| ())
+    }
+
+    /// The job `executor` runs: its family's, or the bench's.
+    pub fn job_of(&self, executor: &str) -> Result<Job> {
+        Ok(match self.family_index(executor)? {
+            Some(i) => self.families()[i].job.clone(),
+            None => self.job.clone(),
+        })
+    }
+
+    /// The reference checksum `executor`'s batches must reproduce.
+    pub fn reference_of(&self, executor: &str) -> Option<u64> {
+        match self.family_index(executor).ok().flatten() {
+            Some(i) => self.families()[i].reference,
+            None => self.reference,
+        }
+    }
+
+    /// Wall time of the first batch of `executor`'s baseline, in seconds.
+    pub fn reference_wall_s_of(&self, executor: &str) -> f64 {
+        match self.family_index(executor).ok().flatten() {
+            Some(i) => self.families()[i].reference_wall_s,
+            None => self.reference_wall_s,
+        }
+    }
+
+    /// Median wall time of Rust's serial on the tasks `executor` runs, for a family member
+    /// (what its times are set against in `vs_native`); `None` for the others.
+    pub fn native_s_of(&self, executor: &str) -> Option<f64> {
+        let i = self.family_index(executor).ok().flatten()?;
+        Some(self.families()[i].native_s)
+    }
+
+    /// The pool start of `executor`'s baseline, in seconds.
+    pub fn baseline_pool_start_s_of(&self, executor: &str) -> f64 {
+        match self.family_index(executor).ok().flatten() {
+            Some(i) => self.families()[i].baseline.pool_start_s,
+            None => self.baseline.pool_start_s,
+        }
+    }
+
+    /// One batch of `executor`'s baseline (its family's, or serial), checked.
+    pub fn run_baseline_of(&mut self, executor: &str) -> Result<Measured> {
+        let Some(i) = self.family_index(executor)? else {
+            return self.run_baseline();
+        };
+        let families = self.families.get_mut().unwrap_or_else(|p| p.into_inner());
+        let family = &mut families[i];
+        let label = family.baseline.label.clone();
+        let measured = measure_batch(family.baseline.pool.as_mut(), &family.job, &label)?;
+        let reference = family.reference;
+        check_against(reference, &measured.batch, &label)?;
+        Ok(measured)
     }
 
     /// Starts a pool and runs its warm-up batch, which must reproduce the reference.
-    pub fn prepare(&self, executor: &'static ExecutorInfo, workers: usize) -> Result<Prepared> {
+    pub fn prepare(&self, executor: &str, workers: usize) -> Result<Prepared> {
         let mut prepared = self.start(executor, workers)?;
         self.run(&mut prepared)?;
         Ok(prepared)
@@ -167,13 +341,17 @@ impl Bench {
     /// One batch on a prepared pool, checked against the reference.
     pub fn run(&self, prepared: &mut Prepared) -> Result<Measured> {
         let measured = self.run_unchecked(prepared)?;
-        self.check(&measured.batch, &prepared.label)?;
+        check_against(
+            self.reference_of(prepared.info.name),
+            &measured.batch,
+            &prepared.label,
+        )?;
         Ok(measured)
     }
 
     /// One batch on a prepared pool, failed tasks kept in it: for pictures that mark them.
     pub fn run_unchecked(&self, prepared: &mut Prepared) -> Result<Measured> {
-        measure_batch(prepared.pool.as_mut(), &self.job, &prepared.label)
+        measure_batch(prepared.pool.as_mut(), &prepared.job, &prepared.label)
     }
 
     /// One batch of the baseline executor, checked.
@@ -190,15 +368,26 @@ impl Bench {
 
     /// `Ok` when every task succeeded and the combined checksum equals the reference.
     pub fn check(&self, batch: &Batch, label: &str) -> Result<()> {
-        let got = batch.checksum().map_err(|e| label_failures(e, label))?;
-        match self.reference {
-            Some(want) if got != want => Err(Error::ChecksumMismatch {
-                config: label.to_string(),
-                got,
-                want,
-            }),
-            _ => Ok(()),
-        }
+        check_against(self.reference, batch, label)
+    }
+
+    /// As [`Bench::check`], against the reference of `executor`'s baseline (its family's).
+    pub fn check_of(&self, executor: &str, batch: &Batch, label: &str) -> Result<()> {
+        check_against(self.reference_of(executor), batch, label)
+    }
+}
+
+/// `Ok` when every task succeeded and the combined checksum equals `reference` (when there
+/// is one).
+fn check_against(reference: Option<u64>, batch: &Batch, label: &str) -> Result<()> {
+    let got = batch.checksum().map_err(|e| label_failures(e, label))?;
+    match reference {
+        Some(want) if got != want => Err(Error::ChecksumMismatch {
+            config: label.to_string(),
+            got,
+            want,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -220,6 +409,7 @@ fn start_pool(
         label,
         pool_start_s: started.elapsed().as_secs_f64(),
         pool,
+        job: job.clone(),
     })
 }
 

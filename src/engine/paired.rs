@@ -87,7 +87,7 @@ impl Paired {
             // The old pool stops before the new one starts: two pools never share the cores.
             self.block = None;
             let pin = self.home.and_then(|cpu| super::same_core(self.c, cpu));
-            let prepared = bench.prepare(self.info, self.workers)?;
+            let prepared = bench.prepare(self.info.name, self.workers)?;
             let probe = CeilingProbe::start(self.c, &self.placement, bench.probe_unit())?;
             self.rounds.begin_block();
             self.block = Some(Block {

@@ -404,7 +404,7 @@ pub fn measure_round(
         match member {
             Member::Baseline => {
                 let _home = super::on_core(home);
-                let m = bench.run_baseline()?;
+                let m = bench.run_baseline_of(prepared.info.name)?;
                 tasks = m.batch.records.iter().map(|r| r.duration_s()).collect();
                 baseline = Some(m.batch.wall_s);
             }
@@ -413,7 +413,7 @@ pub fn measure_round(
                 // As long as a perfectly parallel batch: the serial batch's time over c.
                 let serial_s = baseline
                     .or_else(|| rounds.baseline_s.last().copied())
-                    .unwrap_or(bench.reference_wall_s);
+                    .unwrap_or_else(|| bench.reference_wall_s_of(prepared.info.name));
                 let window = super::probe_window(serial_s / probe.cores() as f64);
                 let _home = super::on_core(home);
                 // The spinners run next to the executor's batch: first when it came

@@ -207,8 +207,19 @@ impl Run<'_> {
         ));
         let waits = bench.job.workload.waits();
         let mut configs = Vec::with_capacity(points.len());
+        // A family baseline named on its own (py-serial) still gets its row.
+        for e in cfg.executors.iter().filter(|e| executor::is_baseline(e)) {
+            if executor::unavailable(e, Some(name)).is_none() {
+                bench.start_family_of(e)?;
+            }
+        }
         for (executor_name, workers) in &points {
             let info = executor::find(executor_name)?;
+            // Declined before any work (`parbench run` said so in one line): py-* dot
+            // without numpy.
+            if executor::unavailable(info.name, Some(name)).is_some() {
+                continue;
+            }
             let workers = info.workers(*workers);
             configs.push(Config {
                 info,
@@ -299,7 +310,7 @@ impl Run<'_> {
         ));
         // One worker against the baseline: both on the baseline's core.
         let _same_core = self.home.and_then(|cpu| super::same_core(config.c, cpu));
-        let mut prepared: Prepared = bench.prepare(config.info, config.workers)?;
+        let mut prepared: Prepared = bench.prepare(config.info.name, config.workers)?;
         config.pool_start_s.get_or_insert(prepared.pool_start_s);
         // A fresh probe too: its spinner threads' state (their allocator arenas, for a probe
         // that runs the workload's own tasks) would otherwise last the whole workload.
@@ -339,7 +350,8 @@ impl Run<'_> {
         } else {
             rounds::BLOCK_ROUNDS.min(cfg.policy.min_rounds)
         };
-        let mut baseline_walls = Vec::new();
+        // Each baseline's walls from the rounds of the configurations paired with it.
+        let mut baseline_walls: Vec<(&'static str, Vec<f64>)> = Vec::new();
         let mut rows = Vec::new();
         for config in configs.into_iter().filter(|c| c.rounds.len() >= min) {
             if config.c > 1 {
@@ -349,23 +361,37 @@ impl Run<'_> {
                     self.short_cores.push(config.c);
                 }
             }
-            baseline_walls.extend_from_slice(&config.rounds.baseline_s);
-            rows.push(result_of(cfg, bench, &config));
+            let base = executor::baseline_of(config.info.name).name;
+            match baseline_walls.iter_mut().find(|(b, _)| *b == base) {
+                Some((_, walls)) => walls.extend_from_slice(&config.rounds.baseline_s),
+                None => baseline_walls.push((base, config.rounds.baseline_s.clone())),
+            }
+            rows.push(result_of(cfg, bench, &config)?);
         }
         if !rows.is_empty() || complete {
-            // The baseline's own row: its batches from every round of this workload. One more
-            // baseline batch stands for its timeline and counters; a stopped workload whose
-            // baseline cannot run again still keeps the rows it finished.
-            match bench.run_baseline() {
-                Ok(baseline) => {
-                    if baseline_walls.is_empty() {
-                        baseline_walls.push(baseline.batch.wall_s);
+            // Each baseline's own row (serial's, then each family's): its batches from every
+            // round of this workload. One more baseline batch stands for its timeline and
+            // counters; a stopped workload whose baseline cannot run again still keeps the
+            // rows it finished.
+            let baselines =
+                std::iter::once(executor::baseline().name).chain(bench.family_baselines());
+            for base in baselines {
+                let mut walls = baseline_walls
+                    .iter()
+                    .find(|(b, _)| *b == base)
+                    .map(|(_, w)| w.clone())
+                    .unwrap_or_default();
+                match bench.run_baseline_of(base) {
+                    Ok(baseline) => {
+                        if walls.is_empty() {
+                            walls.push(baseline.batch.wall_s);
+                        }
+                        self.results
+                            .push(baseline_result(cfg, bench, base, baseline, &walls)?);
                     }
-                    self.results
-                        .push(baseline_result(cfg, bench, baseline, &baseline_walls));
+                    Err(e) if complete => return Err(e),
+                    Err(_) => {}
                 }
-                Err(e) if complete => return Err(e),
-                Err(_) => {}
             }
         }
         self.results.extend(rows);
@@ -398,7 +424,7 @@ pub fn host_note(short: usize, rounds: usize, cores: &[usize]) -> Option<String>
 }
 
 /// The result row of one configuration.
-fn result_of(cfg: &SweepConfig, bench: &Bench, config: &Config) -> RunResult {
+fn result_of(cfg: &SweepConfig, bench: &Bench, config: &Config) -> Result<RunResult> {
     let measured = &config.rounds;
     let walls: Vec<f64> = measured.batches.iter().map(|m| m.batch.wall_s).collect();
     let speedup = measured.speedup();
@@ -413,7 +439,7 @@ fn result_of(cfg: &SweepConfig, bench: &Bench, config: &Config) -> RunResult {
         config.workers,
         &walls,
         representative,
-    );
+    )?;
     r.pool_start_s = config.pool_start_s.unwrap_or(0.0);
     r.efficiency = Some(speedup.median / config.workers.min(cfg.cores).max(1) as f64);
     r.speedup = Some(speedup);
@@ -421,32 +447,26 @@ fn result_of(cfg: &SweepConfig, bench: &Bench, config: &Config) -> RunResult {
     r.efficiency_vs_ceiling = Some(measured.efficiency_vs_ceiling());
     r.rounds = measured.len();
     r.blocks = measured.blocks();
-    r
+    Ok(r)
 }
 
-/// The baseline's row: speedup 1 by definition.
+/// A baseline's row (serial's, or a family's): speedup 1 by definition.
 fn baseline_result(
     cfg: &SweepConfig,
     bench: &Bench,
+    baseline: &str,
     representative: super::Measured,
     walls: &[f64],
-) -> RunResult {
-    let mut r = row(
-        cfg,
-        bench,
-        executor::baseline().name,
-        1,
-        walls,
-        representative,
-    );
-    r.pool_start_s = bench.baseline_pool_start_s();
+) -> Result<RunResult> {
+    let mut r = row(cfg, bench, baseline, 1, walls, representative)?;
+    r.pool_start_s = bench.baseline_pool_start_s_of(baseline);
     r.speedup = Some(Estimate::exact(1.0));
     r.efficiency = Some(1.0);
     r.ceiling = Some(Estimate::exact(1.0));
     r.efficiency_vs_ceiling = Some(Estimate::exact(1.0));
     r.rounds = walls.len();
     r.blocks = 0;
-    r
+    Ok(r)
 }
 
 /// The fields every row shares.
@@ -457,8 +477,8 @@ fn row(
     workers: usize,
     walls: &[f64],
     representative: super::Measured,
-) -> RunResult {
-    let job = &bench.job;
+) -> Result<RunResult> {
+    let job = &bench.job_of(executor)?;
     let params = job.workload.params();
     let tasks = job.len();
     let wall_s = Spread::of(walls);
@@ -467,7 +487,7 @@ fn row(
         .ideal_s(workers)
         .filter(|i| *i > 0.0 && i.is_finite());
     let super::Measured { batch, cpu_s } = representative;
-    RunResult {
+    Ok(RunResult {
         inner_threads: params.inner_threads,
         ideal_s,
         wall_over_ideal: ideal_s.map(|i| wall_s.median / i),
@@ -477,7 +497,8 @@ fn row(
             .workload
             .bytes_per_task()
             .map(|b| b as f64 * tasks as f64 / wall_s.median),
-        checksum: bench.reference().unwrap_or_default(),
+        checksum: bench.reference_of(executor).unwrap_or_default(),
+        vs_native: bench.native_s_of(executor).map(|n| wall_s.median / n),
         waits: job.workload.waits(),
         counters: batch.counters,
         records: batch.records,
@@ -488,7 +509,7 @@ fn row(
             (tasks, params.size),
             wall_s,
         )
-    }
+    })
 }
 
 /// The machine record for a report.
@@ -501,6 +522,12 @@ pub fn machine(cfg: &SweepConfig) -> Machine {
         version: env!("CARGO_PKG_VERSION").to_string(),
         note: None,
         placement: cfg.exec.placement.cores().map(<[usize]>::to_vec),
+        python: cfg
+            .executors
+            .iter()
+            .any(|e| executor::family_of(e).is_some())
+            .then(|| executor::python::describe().ok())
+            .flatten(),
     }
 }
 

@@ -1,7 +1,10 @@
 //! `async`: a tokio multi-thread runtime with W worker threads, built once when the executor
-//! starts. Every task of a batch is spawned at once and awaits [`Workload::run_async`]; a
-//! semaphore of W permits bounds how many are in flight, so `workers` means the same as for
-//! the other executors.
+//! starts. Every task of a batch is spawned at once and awaits [`Workload::run_async`]. For
+//! work that waits (api, io) a semaphore of W permits bounds how many are in flight, so
+//! `workers` means the same as for the other executors. Work that computes never yields, so
+//! the runtime's W workers already bound it to W at a time, and it takes no permit: with one,
+//! a cpu batch's timeline showed a worker idle for 0.6 ms of a 7 ms batch while a task waited
+//! for the permit that the other worker's task still held, and the rounds were bimodal.
 //!
 //! What a task does while it waits decides everything: api overrides `run_async` with a real
 //! async client, so W in-flight requests share the runtime's workers. io wraps its blocking
@@ -36,6 +39,12 @@ fn start(options: &ExecOptions) -> Result<Box<dyn Executor>> {
     Ok(Box::new(Async::new(options.workers, &options.placement)?))
 }
 
+thread_local! {
+    /// The runtime thread's number, in the order they started: a task that takes no permit
+    /// draws its lane on the timeline from the worker it runs on.
+    static THREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The async executor: a runtime owned by this executor (never a global one).
 pub struct Async {
     runtime: tokio::runtime::Runtime,
@@ -53,7 +62,9 @@ impl Async {
             .worker_threads(workers)
             .thread_name("parbench-async")
             .on_thread_start(move || {
-                placement.place_current(started.fetch_add(1, Ordering::Relaxed));
+                let n = started.fetch_add(1, Ordering::Relaxed);
+                THREAD.with(|t| t.set(n));
+                placement.place_current(n);
             })
             .enable_all()
             .build()
@@ -110,18 +121,24 @@ async fn catch_panics<F: Future>(fut: F) -> Result<F::Output, Box<dyn Any + Send
     .await
 }
 
-/// One task: wait for a lane, then run it with faults and panics handled as
+/// One task: wait for a lane (work that waits) or take the lane of the worker it runs on
+/// (work that computes, `lanes` is `None`), then run it with faults and panics handled as
 /// [`super::execute`] handles them, timed from `origin`.
 async fn run_task(
     job: Job,
     index: usize,
-    lanes: Arc<Lanes>,
+    lanes: Option<Arc<Lanes>>,
     origin: Origin,
 ) -> (Result<TaskOutput, TaskError>, TaskRecord) {
-    let permit = lanes.permits.acquire().await;
-    let lane = match permit {
-        Ok(_) => lanes.free().pop(),
-        Err(_) => None,
+    let permit = match &lanes {
+        Some(lanes) => Some(lanes.permits.acquire().await),
+        None => None,
+    };
+    // `permit` is matched by reference: it must live until the task ends.
+    let lane = match (&lanes, &permit) {
+        (None, _) => Some(THREAD.with(|t| t.get())),
+        (Some(lanes), Some(Ok(_))) => lanes.free().pop(),
+        _ => None,
     };
     // With W permits and W lanes, a permit always finds a lane.
     let Some(lane) = lane else {
@@ -136,10 +153,7 @@ async fn run_task(
         };
         return (Err(TaskError::new("no free lane for this task")), record);
     };
-    let _lane = LaneGuard {
-        lanes: &lanes,
-        lane,
-    };
+    let _lane = lanes.as_deref().map(|lanes| LaneGuard { lanes, lane });
     let workload = job.workload.as_ref();
     let input = &job.inputs[index];
     let start_s = origin.elapsed_s();
@@ -172,11 +186,14 @@ impl Executor for Async {
 
     fn run(&mut self, job: &Job) -> Result<Batch> {
         let origin = Origin::now();
-        let lanes = Arc::new(Lanes::new(self.workers));
+        let lanes = job
+            .workload
+            .waits()
+            .then(|| Arc::new(Lanes::new(self.workers)));
         let handles: Vec<_> = (0..job.len())
             .map(|index| {
                 self.runtime
-                    .spawn(run_task(job.clone(), index, Arc::clone(&lanes), origin))
+                    .spawn(run_task(job.clone(), index, lanes.clone(), origin))
             })
             .collect();
         let outcomes = self.runtime.block_on(async move {

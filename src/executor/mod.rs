@@ -17,6 +17,7 @@ pub mod asynchronous;
 pub mod gil;
 pub mod pool;
 pub mod process;
+pub mod python;
 pub mod rayon;
 pub mod serial;
 pub mod threads;
@@ -157,7 +158,43 @@ pub const EXECUTORS: &[ExecutorInfo] = &[
     process::INFO,
     gil::INFO,
     asynchronous::INFO,
+    python::serial::INFO,
+    python::threads::INFO,
+    python::processes::INFO,
+    python::interpreters::INFO,
 ];
+
+/// Executors measured against a baseline of their own instead of serial: the py-* run a
+/// Python loop about 100 times slower than ours, so their speedup against Rust's serial
+/// would say nothing about threads or processes.
+pub struct Family {
+    /// The family's baseline: every configuration of the family is paired with it in its
+    /// rounds, and its first batch is the family's reference checksum.
+    pub baseline: &'static ExecutorInfo,
+    /// The parameters the family runs a workload with, from the run's.
+    pub params: fn(&str, &crate::workload::Params) -> crate::workload::Params,
+    /// True where the family's outputs equal the Rust executors' bit for bit, so its
+    /// reference is checked against serial's on the same tasks; false where they agree only
+    /// to rounding (numpy's dot, which the family checks task by task itself).
+    pub exact: fn(&str) -> bool,
+}
+
+/// The family of the executor named `name`, if it has one.
+pub fn family_of(name: &str) -> Option<&'static Family> {
+    python::is_member(name).then_some(&python::FAMILY)
+}
+
+/// The baseline the executor named `name` is paired with and checked against: its family's,
+/// or serial.
+pub fn baseline_of(name: &str) -> &'static ExecutorInfo {
+    family_of(name).map_or_else(baseline, |f| f.baseline)
+}
+
+/// Why the executor named `name` cannot run here, or cannot run `workload` (when given):
+/// `None` when it can. The one check `list`, `run`, the benches and the sweep use.
+pub fn unavailable(name: &str, workload: Option<&str>) -> Option<String> {
+    python::unavailable(name, workload)
+}
 
 impl ExecutorInfo {
     /// Starts a pool of this executor with `options.workers` workers (checked).
@@ -192,24 +229,50 @@ pub fn baseline() -> &'static ExecutorInfo {
         .expect("the registry has a baseline executor")
 }
 
-/// True for the baseline executor's name.
+/// True for the name of a baseline: serial, or a family's own (py-serial).
 pub fn is_baseline(name: &str) -> bool {
-    baseline().name == name
+    baseline_of(name).name == name
 }
 
 /// Looks an executor up by name; the error lists the valid names.
 pub fn find(name: &str) -> Result<&'static ExecutorInfo, UsageError> {
     EXECUTORS.iter().find(|e| e.name == name).ok_or_else(|| {
+        let all: Vec<&str> = EXECUTORS.iter().map(|e| e.name).collect();
         UsageError::new(format!(
             "unknown executor '{name}'; valid: {}",
-            names().join(", ")
+            all.join(", ")
         ))
     })
 }
 
-/// Names of all registered executors.
+/// Names of the executors `all` means: every one that needs nothing outside this binary.
+/// The py-* need an interpreter and are named one by one, or as `py`.
 pub fn names() -> Vec<&'static str> {
-    EXECUTORS.iter().map(|e| e.name).collect()
+    EXECUTORS
+        .iter()
+        .filter(|e| family_of(e.name).is_none())
+        .map(|e| e.name)
+        .collect()
+}
+
+/// A sentence for a run of `executors` on a free-threaded interpreter: py-threads then runs
+/// without the GIL. `None` when no py-* executor is in the run or the GIL is on.
+pub fn python_free_threaded(executors: &[String]) -> Option<String> {
+    let py = executors.iter().any(|e| family_of(e).is_some());
+    let info = python::describe().ok().filter(|i| py && !i.gil_enabled)?;
+    Some(format!(
+        "{} {} is free-threaded (GIL disabled): py-threads runs its threads truly in parallel",
+        info.implementation, info.version
+    ))
+}
+
+/// Names of the executors `py` means: the py-* family.
+pub fn python_names() -> Vec<&'static str> {
+    EXECUTORS
+        .iter()
+        .filter(|e| family_of(e.name).is_some())
+        .map(|e| e.name)
+        .collect()
 }
 
 /// Checks a worker count from the user.

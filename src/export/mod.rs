@@ -234,6 +234,7 @@ fn columns() -> Vec<Column> {
             raw(r.efficiency_vs_ceiling.map(|e| e.hi))
         }),
         Column::both("rounds", |r| r.rounds.to_string()),
+        Column::split("vs_native", |r| opt(r.vs_native, 1), |r| raw(r.vs_native)),
         Column::split(
             "wall/ideal",
             |r| opt(r.wall_over_ideal, 3),
