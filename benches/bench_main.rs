@@ -2,13 +2,14 @@
 //! host ceiling and the overhead groups; then the verdict page.
 //!
 //! Groups and ids (`cargo bench --bench bench_main -- --list` prints them all):
-//! - `ceiling`: `ceiling/<W>`, min(W, cores) pre-started spinners sharing one cpu batch's
-//!   work; time(ceiling/1) / time(ceiling/W) is what this host delivered at W.
 //! - `api`, `io`, `cpu`, `dot`: `<workload>/<executor>/<workers>`, e.g. `cpu/rayon/2`. Every
-//!   executor of the registry at every worker count; `serial` once, at 1. A pool is started
-//!   before its first sample and reused, so the time is the batch on a warm pool. Each
-//!   group's summary page draws mean time against workers, one line per executor (linear
-//!   axes: Criterion's log axis loses its tick labels on data within a decade).
+//!   executor of the registry at every worker count; `serial` once, at 1. Each benchmark is
+//!   measured by the engine in blocked, paired rounds ([`parbench::engine::paired`]): every
+//!   batch Criterion times sits beside a serial batch and a probe of the host's ceiling, and
+//!   every 3 rounds the pool is replaced by a fresh, warmed-up one. One Criterion sample is
+//!   one round, so Criterion's time is the executor's own batch. The rounds are saved beside
+//!   Criterion's result, in `<workload>/<executor>/<W>/new/parbench.json` (the sidecar,
+//!   schema in `docs/verdict.md`).
 //! - `kernel`: `kernel/dgemm/<K>`, the dot kernel alone on K inner threads (K = 1, 2, 4),
 //!   with 2 n^3 FLOP per iteration as its element throughput: Criterion prints "Gelem/s",
 //!   where an element is one FLOP.
@@ -18,12 +19,10 @@
 //!   back; bytes/s for the two payloads).
 //!
 //! After the groups, `main` writes the verdict page, `<criterion dir>/parbench/index.html`
-//! (see `docs/verdict.md`): per workload, the winner or the tie at each worker count from
-//! Criterion's samples, beside the ceiling. It is written only when this run measured a
-//! ceiling or workload benchmark (not under `--test`, `--list` or a filter that skipped
-//! them), with a timeline of one batch of serial and of the headline executor for each
-//! workload measured. Each run also records its profile and knobs per group in
-//! `parbench/profile.json`, so the page can say when results come from mixed profiles.
+//! (see `docs/verdict.md`), from the sidecars, with `parbench report`'s code: per workload,
+//! the winner or the tie and one sentence. It is written only when this run measured a
+//! workload benchmark (not under `--test`, `--list` or a filter that skipped them), with a
+//! timeline of one batch of serial and of the headline executor for each workload measured.
 //!
 //! Every batch is checked: a failed task, or a checksum different from the serial batch's,
 //! stops the run with a panic naming the benchmark. Nothing wrong is ever timed silently.
@@ -46,16 +45,16 @@
 //! against the throughput value when one is set: with a constant task count the chart over
 //! workers would disappear. The round-trip benches with a payload always report bytes/s.
 //!
-//! Profiles: `default` takes 10 flat samples (at least one batch each) after a 0.2 s warm-up,
-//! over about 2 s, per workload benchmark, and 20 samples over 1 s per overhead benchmark,
-//! 10 000 bootstrap resamples, with the HTML report. `quick` takes 10 samples over 300 ms
-//! (200 ms for overhead), 5 000 resamples and no plots (add `--plotting-backend plotters` to get
-//! them). Criterion warns "Unable to complete 10 samples" for batches longer than a tenth of
-//! the measurement time: expected, each sample is then one batch. Criterion's
-//! own flags (`--sample-size`, `--warm-up-time`, `--measurement-time`, `--nresamples`,
-//! `--save-baseline`, `--baseline`, `--noplot`, `--test`, `--list`, filters) still apply and win
-//! over the profile. Quick-profile results measure smaller tasks: never compare them with a
-//! default-profile baseline.
+//! Profiles: both run `parbench run`'s task sizes (batches of tens of milliseconds).
+//! `default` takes 30 paired rounds (10 blocks) per workload benchmark and 20 samples over
+//! 1 s per overhead benchmark, 10 000 bootstrap resamples, with the HTML report. `quick` takes
+//! 12 rounds (4 blocks), 10 samples over 200 ms for overhead, 5 000 resamples and no plots
+//! (add `--plotting-backend plotters` to get them). Criterion warns "Unable to complete N
+//! samples" for the workload groups: expected, each sample is one round. Criterion's own flags
+//! (`--sample-size`, `--warm-up-time`, `--measurement-time`, `--nresamples`,
+//! `--save-baseline`, `--baseline`, `--noplot`, `--test`, `--list`, filters) still apply and
+//! win over the profile. The sidecars record the profile, and the page never judges results
+//! of unlike profiles or settings together.
 //!
 //! Reports land in `target/criterion/` (or `$CRITERION_HOME`): `report/index.html` links to
 //! each group's summary (`<group>/report/index.html`), whose line chart compares executors over
@@ -64,20 +63,20 @@
 //! compare executors over workers (`overhead_roundtrip` over payloads, violins only on a log
 //! axis, since only two of its three payloads have a throughput).
 
-use benchmarks::{config, sweep};
+use benchmarks::sweep;
 use criterion::Criterion;
+use parbench::commands::report::{default_page, timeline_file, write_page, PAGE_DIR};
 use parbench::engine::Bench;
 use parbench::plot::{timeline_svg, Panel};
-use parbench::verdict::{self, profile, PageFormat};
+use parbench::verdict::page::PageFormat;
 use parbench::workload;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 mod benchmarks;
 
-/// Every group, in run order. The ceiling goes first, so a `cargo bench` that stops early
-/// still leaves the page its reference.
+/// Every group, in run order.
 const GROUPS: &[(&str, fn())] = &[
-    ("ceiling", benchmarks::ceiling::benches),
     ("api", benchmarks::api::benches),
     ("io", benchmarks::io::benches),
     ("cpu", benchmarks::cpu::benches),
@@ -86,33 +85,57 @@ const GROUPS: &[(&str, fn())] = &[
     ("overhead", benchmarks::overhead::benches),
 ];
 
-/// What `criterion_main!` does (each group, then Criterion's final summary), with the
-/// profile marker around the groups the page reads and the page at the end.
+/// When this run began, ns since the Unix epoch: recorded in every sidecar.
+pub fn run_started_ns() -> u64 {
+    static STARTED: OnceLock<u64> = OnceLock::new();
+    *STARTED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    })
+}
+
+/// The git commit of the working tree, when there is one.
+pub fn commit() -> Option<String> {
+    static COMMIT: OnceLock<Option<String>> = OnceLock::new();
+    COMMIT
+        .get_or_init(|| {
+            let out = std::process::Command::new("git")
+                .args(["rev-parse", "--short=12", "HEAD"])
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+                .filter(|s| !s.is_empty())
+        })
+        .clone()
+}
+
+/// What `criterion_main!` does (each group, then Criterion's final summary), then the page
+/// when a workload benchmark was measured.
 fn main() {
     parbench::system::steady_allocator();
-    let measuring = measuring();
+    // The process executor's workers are this binary too (see `sweep::options`).
+    if std::env::args().nth(1).as_deref() == Some("worker")
+        && std::env::var_os(parbench::executor::process::PARENT_ENV).is_some()
+    {
+        std::process::exit(parbench::executor::process::worker_main());
+    }
     let root = criterion_dir();
-    let tracked = verdict::groups();
-    let run_started = profile::now_ns();
+    run_started_ns();
+    let mut measured = Vec::new();
     for (name, group) in GROUPS {
-        let marked = measuring && tracked.contains(name);
-        let started = profile::now_ns();
-        if marked {
-            if let Err(e) = profile::begin(&root, name, config::marker_run(started)) {
-                eprintln!("parbench: cannot record the profile of {name}: {e}");
-            }
-        }
+        let before = sweep::measured_count();
         group();
-        if marked {
-            let wrote = verdict::written_since(&root, &[name], started);
-            if let Err(e) = profile::finish(&root, name, started, wrote) {
-                eprintln!("parbench: cannot record the profile of {name}: {e}");
-            }
+        if sweep::measured_count() > before {
+            measured.push(*name);
         }
     }
     Criterion::default().configure_from_args().final_summary();
-    if measuring && verdict::written_since(&root, &tracked, run_started) {
-        if let Err(e) = write_verdict(&root, run_started) {
+    if measuring() && !measured.is_empty() {
+        if let Err(e) = write_verdict(&root, &measured) {
             eprintln!("parbench: verdict page not written: {e}");
         }
     }
@@ -120,24 +143,24 @@ fn main() {
 
 /// True when Criterion measures and saves results: not `--list`, `--test` (or `cargo test
 /// --benches`, which passes no `--bench`) or `--profile-time`.
-fn measuring() -> bool {
-    let bench = std::env::args().any(|a| a == "--bench");
-    bench
-        && !["--list", "--test", "--profile-time"]
-            .iter()
-            .any(|f| config::flag_given(f))
+pub fn measuring() -> bool {
+    static MEASURING: OnceLock<bool> = OnceLock::new();
+    *MEASURING.get_or_init(|| {
+        let bench = std::env::args().any(|a| a == "--bench");
+        bench
+            && !["--list", "--test", "--profile-time"]
+                .iter()
+                .any(|f| benchmarks::config::flag_given(f))
+    })
 }
 
 /// Criterion's output directory, found as Criterion finds it: `$CRITERION_HOME`, else
 /// `$CARGO_TARGET_DIR/criterion`, else the target directory holding this executable (the
 /// one with cargo's `CACHEDIR.TAG`), else `target/criterion`.
-fn criterion_dir() -> PathBuf {
+pub fn criterion_dir() -> PathBuf {
     let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(home) = env("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = env("CARGO_TARGET_DIR") {
-        return PathBuf::from(target).join("criterion");
+    if env("CRITERION_HOME").is_some() || env("CARGO_TARGET_DIR").is_some() {
+        return parbench::criterion::default_dir();
     }
     let exe = std::env::current_exe().unwrap_or_default();
     exe.ancestors()
@@ -147,34 +170,36 @@ fn criterion_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/criterion"))
 }
 
-/// Reads the results, draws a timeline for each workload measured in this run, writes the
-/// page and prints its sentences.
-fn write_verdict(root: &Path, run_started: u64) -> Result<(), String> {
-    let results = verdict::load(root).map_err(|e| e.to_string())?;
-    let analysed = verdict::analyse(&results);
-    for w in &analysed.workloads {
-        if !verdict::written_since(root, &[w.workload.as_str()], run_started) {
-            continue;
-        }
-        let Some((executor, workers)) = w.pick() else {
+/// Draws a timeline for each workload measured in this run, writes the page and prints its
+/// sentences.
+fn write_verdict(root: &Path, measured: &[&str]) -> Result<(), String> {
+    let judged = parbench::criterion::read(root)
+        .map_err(|e| e.to_string())?
+        .judged();
+    let verdicts = parbench::verdict::analyse(&judged.report.results);
+    let dir = root.join(PAGE_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for v in verdicts
+        .iter()
+        .filter(|v| measured.contains(&v.workload.as_str()))
+    {
+        let Some((executor, workers)) = v.pick() else {
             continue;
         };
-        let file = root
-            .join(verdict::PAGE_DIR)
-            .join(verdict::timeline_file(&w.workload));
-        match draw_timeline(&w.workload, &executor, workers) {
+        let file = dir.join(timeline_file(&v.workload));
+        match draw_timeline(&v.workload, &executor, workers) {
             Ok(svg) => {
-                if let Err(e) = std::fs::write(&file, svg) {
+                if let Err(e) = parbench::output::write_atomic(&file, svg.as_bytes()) {
                     eprintln!("parbench: cannot write {}: {e}", file.display());
                 }
             }
-            Err(e) => eprintln!("parbench: no timeline for {}: {e}", w.workload),
+            Err(e) => eprintln!("parbench: no timeline for {}: {e}", v.workload),
         }
     }
-    let page = verdict::default_page(root);
-    verdict::write_page(&analysed, PageFormat::Html, &page).map_err(|e| e.to_string())?;
+    let page = default_page(root);
+    let lines = write_page(root, &page, PageFormat::Html).map_err(|e| e.to_string())?;
     println!("\nparbench verdict:");
-    for line in analysed.summary_lines() {
+    for line in lines {
         println!("  {line}");
     }
     println!("page: {}", page.display());

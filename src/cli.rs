@@ -35,8 +35,6 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         python: Option<std::path::PathBuf>,
     },
-    /// Gate: compare saved Criterion baselines (paired base_i/head_i); exit 1 on a regression.
-    Compare(crate::compare::CompareArgs),
     /// Internal: a process-pool worker serving tasks over its stdin and stdout.
     #[command(hide = true)]
     Worker,
@@ -51,7 +49,7 @@ pub enum Command {
     Chart(commands::chart::ChartArgs),
     /// Write the verdict page (which executor wins, at how many workers) from `cargo bench`
     /// results already on disk.
-    Report(crate::verdict::ReportArgs),
+    Report(commands::report::ReportArgs),
 }
 
 fn list_command(python: Option<&std::path::Path>) -> anyhow::Result<i32> {
@@ -157,13 +155,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => commands::run::command(*args),
         Command::List { python } => list_command(python.as_deref()),
-        Command::Compare(args) => crate::compare::command(args),
         Command::Worker => Ok(executor::process::worker_main()),
         Command::Serve => Ok(crate::serve::serve_main()),
         Command::Gate(args) => crate::gate::command(*args),
         Command::Timeline(args) => Ok(commands::timeline::command(*args)?),
         Command::Chart(args) => Ok(commands::chart::command(args)?),
-        Command::Report(args) => crate::verdict::command(args),
+        Command::Report(args) => commands::report::command(args),
     }
 }
 

@@ -127,7 +127,7 @@ pub enum Error {
     Output(String),
     /// The run was stopped by this signal (SIGINT, SIGTERM or SIGHUP) after cleaning up; the
     /// process exits 128 + the signal number.
-    #[error("interrupted by {}", crate::interrupt::signal_name(*.0))]
+    #[error("interrupted by {}", signal_name(*.0))]
     Interrupted(i32),
     /// The run reached `--max-time` (seconds) and stopped starting blocks; what it measured
     /// was kept, marked partial.
@@ -253,6 +253,17 @@ fn without_specifics(message: &str) -> String {
 
 /// Result with the crate's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// "SIGINT", "SIGTERM", "SIGHUP", or "signal N".
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        libc::SIGKILL => "SIGKILL".into(),
+        other => format!("signal {other}"),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@
 //! directories and files itself ([`register_temp`]) and exits with the same status. Worker
 //! processes die with their parent (`PR_SET_PDEATHSIG`).
 
+use std::io::Write as _;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
@@ -138,16 +139,7 @@ pub fn wake_fd() -> Option<RawFd> {
     (fd >= 0).then_some(fd)
 }
 
-/// "SIGINT", "SIGTERM", "SIGHUP", or "signal N".
-pub fn signal_name(sig: i32) -> String {
-    match sig {
-        libc::SIGINT => "SIGINT".into(),
-        libc::SIGTERM => "SIGTERM".into(),
-        libc::SIGHUP => "SIGHUP".into(),
-        libc::SIGKILL => "SIGKILL".into(),
-        other => format!("signal {other}"),
-    }
-}
+pub use crate::error::signal_name;
 
 /// The exit status for a run stopped by `sig`: 128 + the signal number, as a shell reports a
 /// process killed by it.
@@ -212,12 +204,15 @@ fn watch(fd: RawFd) {
         if let Some(sig) = signal() {
             std::thread::sleep(STOP_GRACE);
             remove_temps();
-            crate::output::say(&format!(
+            // Straight to stderr: the output layer sits above this one (it registers its
+            // temporary files here), and a failed write must not stop the exit.
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "parbench: error: interrupted by {}; the running batch did not stop within {} s, \
                  so it was abandoned and its temporary files removed",
                 signal_name(sig),
                 STOP_GRACE.as_secs()
-            ));
+            );
             // SAFETY: _exit ends the process at once; nothing here needs unwinding.
             unsafe { libc::_exit(exit_code(sig)) };
         }

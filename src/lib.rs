@@ -10,7 +10,7 @@
 
 pub mod cli;
 pub mod commands;
-pub mod compare;
+pub mod criterion;
 pub mod engine;
 pub mod error;
 pub mod executor;
@@ -24,6 +24,7 @@ pub mod plot;
 pub mod progress;
 pub mod report;
 pub mod serve;
+pub mod stats;
 pub mod system;
 pub mod task;
 pub mod validate;

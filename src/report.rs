@@ -1,7 +1,7 @@
 //! The result of one configuration in a sweep: what the table, the exports and the charts read.
 
-use crate::engine::stats::Estimate;
 use crate::measure::{Counters, TaskRecord};
+use crate::stats::Estimate;
 use serde::{Deserialize, Serialize};
 
 /// Median, min and max of repeated wall times, in seconds.
@@ -18,20 +18,10 @@ pub struct Spread {
 impl Spread {
     /// Spread of a non-empty sample.
     pub fn of(samples: &[f64]) -> Spread {
-        let mut s = samples.to_vec();
-        s.sort_by(|a, b| a.total_cmp(b));
-        let n = s.len();
-        let median = if n == 0 {
-            f64::NAN
-        } else if n % 2 == 1 {
-            s[n / 2]
-        } else {
-            (s[n / 2 - 1] + s[n / 2]) / 2.0
-        };
         Spread {
-            median,
-            min: s.first().copied().unwrap_or(f64::NAN),
-            max: s.last().copied().unwrap_or(f64::NAN),
+            median: crate::stats::median(samples),
+            min: crate::stats::quantile(samples, 0.0),
+            max: crate::stats::quantile(samples, 1.0),
         }
     }
 }
@@ -55,6 +45,10 @@ pub struct RunResult {
     pub wall_s: Spread,
     /// Median over paired rounds of serial_i / executor_i, with its 95% interval.
     pub speedup: Option<Estimate>,
+    /// True when the work waits rather than computes (api, io): its figure is the speedup
+    /// against its own ideal, and the CPU ceiling says nothing of it.
+    #[serde(default)]
+    pub waits: bool,
     /// Plain efficiency: the speedup's median / min(workers, cores).
     pub efficiency: Option<f64>,
     /// The host ceiling measured in the same rounds: c spinners' throughput over one
@@ -114,6 +108,7 @@ impl RunResult {
             inner_threads: 1,
             wall_s,
             speedup: None,
+            waits: false,
             efficiency: None,
             ceiling: None,
             efficiency_vs_ceiling: None,
@@ -131,6 +126,80 @@ impl RunResult {
             serial_fraction: None,
             records: Vec::new(),
         }
+    }
+}
+
+impl RunResult {
+    /// The benchmark id of this row, `workload/executor/workers`.
+    pub fn id(&self) -> BenchId {
+        BenchId {
+            workload: self.workload.clone(),
+            executor: self.executor.clone(),
+            workers: self.workers,
+        }
+    }
+
+    /// The figure to read, with its interval: the speedup for work that waits, the
+    /// efficiency vs the ceiling for work that computes.
+    pub fn figure(&self) -> Option<Estimate> {
+        if self.waits {
+            self.speedup
+        } else {
+            self.efficiency_vs_ceiling
+        }
+    }
+
+    /// The speedup a perfect executor reaches on work that waits, where the cores do not
+    /// bound it: W workers finish `tasks` equal tasks in ceil(tasks / W) turns, so
+    /// tasks / ceil(tasks / W) (W itself when W divides the tasks).
+    pub fn ideal_speedup(&self) -> f64 {
+        let tasks = self.tasks.max(1);
+        tasks as f64 / tasks.div_ceil(self.workers.max(1)) as f64
+    }
+}
+
+/// A benchmark's id, `<workload>/<executor>/<workers>` (Criterion's `group/function/param`,
+/// and the label of a row): parsed once, compared as a value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BenchId {
+    /// Workload (Criterion group).
+    pub workload: String,
+    /// Executor (Criterion function).
+    pub executor: String,
+    /// Worker count (Criterion parameter).
+    pub workers: usize,
+}
+
+impl std::fmt::Display for BenchId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.workload, self.executor, self.workers)
+    }
+}
+
+impl std::str::FromStr for BenchId {
+    type Err = crate::error::UsageError;
+
+    fn from_str(s: &str) -> Result<BenchId, Self::Err> {
+        let bad = || {
+            crate::error::UsageError::new(format!(
+                "benchmark id '{s}': expected <workload>/<executor>/<workers>"
+            ))
+        };
+        let mut parts = s.split('/');
+        let (Some(w), Some(e), Some(n), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let workers = n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+        if w.is_empty() || e.is_empty() {
+            return Err(bad());
+        }
+        Ok(BenchId {
+            workload: w.to_string(),
+            executor: e.to_string(),
+            workers,
+        })
     }
 }
 

@@ -8,6 +8,7 @@
 
 use crate::error::UsageError;
 use crate::report::{Report, RunResult};
+use crate::stats::Estimate;
 use std::time::Duration;
 
 /// Most tasks in one batch (`--tasks`).
@@ -15,7 +16,7 @@ pub const MAX_TASKS: usize = 100_000;
 /// Most timed repetitions per configuration (`--repeat`).
 pub const MAX_REPEAT: usize = 10_000;
 /// Most workers of a pool (`--workers`, `-n`), and so lanes of a timeline.
-pub const MAX_WORKERS: usize = crate::executor::MAX_WORKERS;
+pub const MAX_WORKERS: usize = crate::task::MAX_WORKERS;
 /// Most task records one result of a report may carry (one per task).
 pub const MAX_RECORDS: usize = MAX_TASKS;
 /// Most cores a report's machine may claim.
@@ -135,7 +136,10 @@ fn validate_result(r: &RunResult) -> Result<(), String> {
         ("ceiling", r.ceiling),
         ("efficiency_vs_ceiling", r.efficiency_vs_ceiling),
     ] {
-        if let Some(e) = e {
+        // No round measured it (a probe whose every spinner woke after its window): the
+        // writer stored null for all three, which reads back as NaN. Not drawn, not refused.
+        let unmeasured = |e: &Estimate| [e.median, e.lo, e.hi].iter().all(|v| v.is_nan());
+        if let Some(e) = e.filter(|e| !unmeasured(e)) {
             finite(&format!("{name}.median"), Some(e.median))?;
             finite(&format!("{name}.lo"), Some(e.lo))?;
             finite(&format!("{name}.hi"), Some(e.hi))?;
@@ -190,5 +194,26 @@ mod tests {
             assert!(task_timeout(bad).is_err(), "{bad}");
         }
         assert_eq!(task_timeout(2.0).unwrap(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn an_unmeasured_estimate_reads_back_but_a_broken_one_is_refused() {
+        let mut r = RunResult::new(
+            "cpu",
+            "threads",
+            2,
+            (4, 10),
+            crate::report::Spread::of(&[0.01]),
+        );
+        r.efficiency_vs_ceiling = Some(Estimate::exact(f64::NAN));
+        assert_eq!(validate_result(&r), Ok(()));
+        r.efficiency_vs_ceiling = Some(Estimate {
+            median: f64::NAN,
+            lo: 0.9,
+            hi: 1.0,
+        });
+        assert!(validate_result(&r)
+            .unwrap_err()
+            .contains("efficiency_vs_ceiling.median"));
     }
 }

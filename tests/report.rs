@@ -1,16 +1,14 @@
-//! `parbench report` and the verdict page on hand-made Criterion results
-//! (`fixtures/criterion/verdict/`, written by its `make.py`). No timing is measured here:
-//! every number comes from the fixtures.
+//! `parbench report` and the verdict page on hand-made Criterion directories with parbench's
+//! sidecars (`common::criterion_fixture`). No timing is measured here: every number comes
+//! from the fixtures' synthetic paired rounds.
+
+mod common;
 
 use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
-
-fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/criterion/verdict")
-        .join(case)
-}
+use common::criterion_fixture::{full_run, write};
+use parbench::criterion::{self, Status};
+use parbench::report::{BenchId, Report};
+use std::path::Path;
 
 fn parbench() -> Command {
     let mut cmd = Command::cargo_bin("parbench").unwrap();
@@ -19,28 +17,16 @@ fn parbench() -> Command {
     cmd
 }
 
-/// A private copy of a fixture, so tests may write pages and change file times.
-fn copy(case: &str) -> tempfile::TempDir {
-    fn walk(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                walk(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    walk(&fixture(case), dir.path());
-    dir
-}
-
-/// Runs `parbench report` with these arguments; returns (exit code, stdout, stderr).
-fn report(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = parbench().arg("report").args(args).output().unwrap();
+/// Runs `parbench report --criterion-dir DIR` with these arguments; (exit code, stdout,
+/// stderr).
+fn report(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = parbench()
+        .arg("report")
+        .arg("--criterion-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -48,205 +34,244 @@ fn report(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
     )
 }
 
-fn markdown_of(dir: &Path) -> (i32, String, String) {
-    let md = dir.join("verdict.md");
-    let (code, stdout, stderr) = report(&[
-        "--criterion-dir".as_ref(),
-        dir.as_os_str(),
-        "-o".as_ref(),
-        md.as_os_str(),
-    ]);
-    let text = std::fs::read_to_string(&md).unwrap_or_default();
-    assert!(
-        text.is_empty() || stdout.contains("page:"),
-        "stdout names the page: {stdout}"
-    );
-    (code, text, stdout + &stderr)
+fn status_of(dir: &Path, id: &str) -> Status {
+    let id: BenchId = id.parse().unwrap();
+    criterion::read(dir)
+        .unwrap()
+        .found
+        .into_iter()
+        .find(|f| f.id == id)
+        .unwrap()
+        .status
 }
 
 #[test]
-fn a_tie_is_named_as_a_tie_and_a_clear_winner_as_a_winner() {
-    let dir = copy("complete");
-    let (code, md, out) = markdown_of(dir.path());
-    assert_eq!(code, 0, "{out}");
-    // cpu: rayon (1.90x) and pool (1.87x) overlap: a tie, not a winner.
+fn a_full_run_gives_the_tie_and_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    full_run(dir.path(), "cpu");
+    let (code, stdout, stderr) = report(dir.path(), &[]);
+    assert_eq!(code, 0, "{stderr}");
     assert!(
-        md.contains("cpu: rayon and pool tie at 2 workers (1.87-1.90x, 97% of the ceiling)"),
-        "{md}"
+        stdout.contains("cpu: pool and threads tie at 2 workers"),
+        "{stdout}"
     );
-    assert!(md.contains("gil does not scale (0.97x)"), "{md}");
-    assert!(md.contains("tie: rayon, pool"), "{md}");
-    // io: rayon's interval clears everyone's.
-    assert!(md.contains("io: rayon wins at 2 workers (2.00x"), "{md}");
-    assert!(md.contains("**2.00x"), "{md}");
-    assert!(md.contains("Profile: **quick**"), "{md}");
-    assert!(!md.contains("mixed profiles"), "{md}");
-    assert!(!md.contains("missing"), "{md}");
-    // The sentences are printed too.
-    assert!(out.contains("io: rayon wins at 2 workers"), "{out}");
-}
-
-#[test]
-fn the_default_page_is_html_under_the_criterion_dir_and_self_contained() {
-    let dir = copy("complete");
-    // The default directory comes from CRITERION_HOME, as Criterion's own does.
-    let out = parbench()
-        .env("CRITERION_HOME", dir.path())
-        .arg("report")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.contains("of the measured ceiling of 1.95x"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("gil (best 1.00x) does not scale"),
+        "{stdout}"
+    );
     let page = std::fs::read_to_string(dir.path().join("parbench/index.html")).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
-    // Works offline: nothing fetched, no script.
-    for banned in ["<script", "http://", "https://", "@import", "<link"] {
-        let allowed = banned == "http://"
-            && page.matches(banned).count() == page.matches("http://www.w3.org/2000/svg").count();
-        assert!(!page.contains(banned) || allowed, "page contains {banned}");
-    }
-    // One chart per workload, with error bars per executor.
-    assert_eq!(page.matches("class=\"v-chart\"").count(), 2);
-    // Links are relative, and only to Criterion pages that exist.
-    assert!(
-        page.contains("href=\"../cpu/report/index.html\""),
-        "group link"
-    );
-    assert!(page.contains("href=\"../cpu/rayon/2/report/index.html\""));
-    assert!(!page.contains("href=\"../io/report/index.html\""));
-    assert!(page.contains("tie:<br>rayon, pool"));
+    assert!(page.contains("pool and threads tie at 2 workers"));
+    assert!(page.contains("<svg"), "the speedup chart is inline");
+    assert!(!page.contains("<script") && !page.contains("src=\"http"));
+    let md = dir.path().join("v.md");
+    let (code, ..) = report(dir.path(), &["-o", md.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.contains("| workload |"), "{md}");
 }
 
 #[test]
-fn a_saved_timeline_is_embedded() {
-    let dir = copy("complete");
-    let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><title>cpu timeline marker</title></svg>";
-    std::fs::write(dir.path().join("parbench/timeline-cpu.svg"), svg).unwrap();
-    let (code, _, err) = report(&["--criterion-dir".as_ref(), dir.path().as_os_str()]);
-    assert_eq!(code, 0, "{err}");
-    let page = std::fs::read_to_string(dir.path().join("parbench/index.html")).unwrap();
-    assert!(page.contains("cpu timeline marker"));
-    assert!(page.contains("serial against rayon x2"));
+fn a_quick_rerun_of_one_benchmark_after_a_full_run_is_named_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    full_run(dir.path(), "cpu");
+    let (_, before, _) = report(dir.path(), &["-o", "/dev/null", "-f", "markdown"]);
+    // `PARBENCH_PROFILE=quick cargo bench -- '^cpu/serial'`, and a quick threads/2 too.
+    write(dir.path(), "cpu/serial/1", "quick", 0.2, 1.0, true);
+    write(dir.path(), "cpu/threads/2", "quick", 0.12, 1.95, true);
+    let (code, after, _) = report(dir.path(), &["-o", "/dev/null", "-f", "markdown"]);
+    assert_eq!(code, 0);
+    assert!(
+        after.contains("cpu/serial/1 (quick profile)")
+            && after.contains("cpu/threads/2 (quick profile)"),
+        "{after}"
+    );
+    // No sentence is made from the quick results: threads/2 is left out, pool wins alone
+    // against gil, and nothing reads 0.12x.
+    assert!(!after.contains("0.12"), "{after}");
+    assert!(after.contains("cpu: pool wins at 2 workers"), "{after}");
+    assert!(before.contains("pool and threads tie"), "{before}");
+    let (_, json, _) = report(dir.path(), &["-f", "json"]);
+    let report: Report = serde_json::from_str(&json).unwrap();
+    assert!(report
+        .results
+        .iter()
+        .all(|r| !(r.executor == "threads" && r.workers == 2)));
 }
 
 #[test]
-fn missing_results_are_listed() {
-    let dir = copy("missing");
-    let (code, md, out) = markdown_of(dir.path());
-    assert_eq!(code, 0, "{out}");
+fn results_without_rounds_stale_or_corrupt_are_named_and_never_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    full_run(dir.path(), "cpu");
+    // A plain Criterion result (an older parbench, a saved baseline).
+    write(dir.path(), "cpu/rayon/2", "default", 1.9, 1.95, false);
+    // A later plain Criterion run over a benchmark that had rounds: its sample changed.
+    let sample = dir.path().join("cpu/pool/1/new/sample.json");
+    std::fs::write(&sample, r#"{"iters":[1.0],"times":[12345.0]}"#).unwrap();
+    // A corrupt sidecar and one of another version.
+    let corrupt = dir.path().join("cpu/gil/1/new/parbench.json");
+    std::fs::write(&corrupt, "{ not json").unwrap();
+    let other = dir.path().join("cpu/threads/1/new/parbench.json");
+    let text = std::fs::read_to_string(&other).unwrap();
+    std::fs::write(&other, text.replace("\"version\":1", "\"version\":99")).unwrap();
+    let (code, stdout, stderr) = report(dir.path(), &["-o", "/dev/null", "-f", "markdown"]);
+    assert_eq!(code, 0, "{stderr}");
     assert!(
-        md.contains("cpu: no serial/1 result, so no speedup can be computed."),
-        "{md}"
+        stdout.contains("no parbench rounds") && stdout.contains("cpu/rayon/2"),
+        "{stdout}"
     );
+    assert!(stdout.contains("cpu/pool/1: not judged: stale"), "{stdout}");
     assert!(
-        md.contains("missing 4 result(s): io/pool/2, cpu/serial/1, ceiling/1, ceiling/2"),
-        "{md}"
+        stdout.contains("cpu/gil/1: not judged") && stdout.contains("corrupt JSON"),
+        "{stdout}"
     );
-    // Without a ceiling the sentence has no share of it.
-    assert!(md.contains("io: rayon wins at 2 workers (2.00x);"), "{md}");
+    assert!(stdout.contains("sidecar version 99"), "{stdout}");
+    assert!(
+        stdout.contains("cpu: pool and threads tie at 2 workers"),
+        "{stdout}"
+    );
 }
 
 #[test]
-fn mixed_profiles_between_groups_are_flagged() {
-    let dir = copy("mixed");
-    let (code, md, out) = markdown_of(dir.path());
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        md.contains(
-            "mixed profiles: ceiling and cpu ran quick; io ran default (PARBENCH_SIZE_IO=1000000)"
-        ),
-        "{md}"
-    );
-    assert!(
-        !md.contains("Profile: **"),
-        "no single profile is claimed: {md}"
-    );
+fn the_sidecar_reader_takes_a_good_file_and_refuses_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "cpu/threads/2", "default", 1.9, 1.95, true);
+    let Status::Rounds(side) = status_of(dir.path(), "cpu/threads/2") else {
+        panic!("a good sidecar is read");
+    };
+    assert_eq!(side.rounds.len(), 30);
+    let row = side.to_result().unwrap();
+    let e = row.efficiency_vs_ceiling.unwrap();
+    assert!((e.median - 1.9 / 1.95).abs() < 0.01, "{e:?}");
+    assert_eq!(row.blocks, 10);
+    let id: BenchId = "cpu/threads/2".parse().unwrap();
+    let file = dir.path().join("cpu/threads/2/new/parbench.json");
+    let good = std::fs::read_to_string(&file).unwrap();
+    // Missing.
+    std::fs::remove_file(&file).unwrap();
+    assert!(matches!(
+        status_of(dir.path(), "cpu/threads/2"),
+        Status::NoSidecar
+    ));
+    assert!(criterion::read_sidecar(&file, &id).is_err());
+    // Corrupt: bad JSON, and good JSON with a negative time.
+    std::fs::write(&file, &good[..good.len() / 2]).unwrap();
+    let err = criterion::read_sidecar(&file, &id).unwrap_err();
+    assert!(err.contains("corrupt JSON"), "{err}");
+    std::fs::write(
+        &file,
+        good.replacen("\"baseline_s\":0.02", "\"baseline_s\":-1", 1),
+    )
+    .unwrap();
+    let err = criterion::read_sidecar(&file, &id).unwrap_err();
+    assert!(err.contains("not positive"), "{err}");
+    // Another version, and a sidecar under another benchmark's directory.
+    std::fs::write(&file, good.replace("\"version\":1", "\"version\":2")).unwrap();
+    let err = criterion::read_sidecar(&file, &id).unwrap_err();
+    assert!(err.contains("sidecar version 2"), "{err}");
+    std::fs::write(&file, &good).unwrap();
+    let other: BenchId = "cpu/pool/2".parse().unwrap();
+    assert!(criterion::read_sidecar(&file, &other)
+        .unwrap_err()
+        .contains("sidecar of cpu/threads/2"));
+    assert!(criterion::read_sidecar(&file, &id).is_ok());
 }
 
 #[test]
-fn a_result_older_than_its_groups_run_is_flagged() {
-    let dir = copy("complete");
-    // Move the marker's cpu run to now: results written before it are from another run.
-    let marker = dir.path().join("parbench/profile.json");
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    let text = std::fs::read_to_string(&marker).unwrap();
-    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json["groups"]["cpu"][0]["started_ns"] = (now - 60_000_000_000).into();
-    std::fs::write(&marker, json.to_string()).unwrap();
-    let old = SystemTime::now() - Duration::from_secs(3600);
-    let sample = dir.path().join("cpu/gil/2/new/sample.json");
-    std::fs::File::options()
-        .write(true)
-        .open(&sample)
-        .unwrap()
-        .set_modified(old)
+fn report_json_is_runs_json_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    full_run(dir.path(), "cpu");
+    let (code, json, stderr) = report(dir.path(), &["-f", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let from_report: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(from_report.results.len(), 7);
+    let out = parbench()
+        .args([
+            "run",
+            "-w",
+            "cpu",
+            "-e",
+            "serial,threads",
+            "-n",
+            "2",
+            "--repeat",
+            "3",
+        ])
+        .args([
+            "--budget-s",
+            "0",
+            "--tasks",
+            "2",
+            "--size",
+            "20000",
+            "-q",
+            "-f",
+            "json",
+        ])
+        .output()
         .unwrap();
-    // The other cpu files were copied just now, inside the run.
-    let (code, md, out) = markdown_of(dir.path());
-    assert_eq!(code, 0, "{out}");
     assert!(
-        md.contains("mixed profiles: 1 result(s) were not written by a run the marker records, so their profile is unknown (cpu/gil/2)"),
-        "{md}"
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-}
-
-#[test]
-fn without_a_marker_profiles_are_not_checked() {
-    let dir = copy("complete");
-    std::fs::remove_file(dir.path().join("parbench/profile.json")).unwrap();
-    let (code, md, out) = markdown_of(dir.path());
-    assert_eq!(code, 0, "{out}");
-    assert!(md.contains("profiles not checked"), "{md}");
-}
-
-#[test]
-fn a_corrupt_file_is_one_line_naming_it_and_exit_2() {
-    let (code, stdout, stderr) = report(&[
-        "--criterion-dir".as_ref(),
-        fixture("corrupt").as_os_str(),
-        "-o".as_ref(),
-        std::env::temp_dir().join("parbench-never.md").as_os_str(),
-    ]);
-    assert_eq!(code, 2);
-    assert!(stdout.is_empty());
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("cpu/pool/2/new/sample.json: corrupt JSON"),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn a_corrupt_marker_is_named_too() {
-    let dir = copy("complete");
-    std::fs::write(dir.path().join("parbench/profile.json"), "{\"groups\": 3").unwrap();
-    let (code, _, stderr) = report(&["--criterion-dir".as_ref(), dir.path().as_os_str()]);
-    assert_eq!(code, 2);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("parbench/profile.json: corrupt JSON"),
-        "{stderr}"
-    );
+    let from_run: Report = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(from_run.results.len(), 2);
+    // The same code reads both, and the verdict reads both the same way.
+    for r in [&from_report, &from_run] {
+        assert!(!parbench::verdict::analyse(&r.results).is_empty());
+    }
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    let missing = std::env::temp_dir().join("parbench-no-such-criterion-dir");
-    let (code, _, stderr) = report(&["--criterion-dir".as_ref(), missing.as_os_str()]);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = report(&dir.path().join("nope"), &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("not found"), "{stderr}");
-    let empty = tempfile::tempdir().unwrap();
-    let (code, _, stderr) = report(&["--criterion-dir".as_ref(), empty.path().as_os_str()]);
+    let (code, _, stderr) = report(dir.path(), &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no parbench results"), "{stderr}");
-    let (code, _, stderr) = report(&[
-        "--criterion-dir".as_ref(),
-        fixture("complete").as_os_str(),
-        "-o".as_ref(),
-        "page.png".as_ref(),
-    ]);
+    let (code, _, stderr) = report(dir.path(), &["-f", "yaml"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("use a .html or .md"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn run_prints_the_verdict_sentences_under_its_table() {
+    let out = parbench()
+        .args([
+            "run",
+            "-w",
+            "cpu",
+            "-e",
+            "serial,threads,pool",
+            "-n",
+            "2",
+            "--repeat",
+            "3",
+        ])
+        .args(["--budget-s", "0", "--tasks", "2", "--size", "20000", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let verdict: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("verdict: cpu: "))
+        .collect();
+    assert_eq!(verdict.len(), 1, "{stdout}");
+    // One sentence per workload, about the worker count it names (or that nothing gains).
+    assert!(
+        verdict[0].contains("at 2 workers") || verdict[0].contains("no executor gains"),
+        "{stdout}"
+    );
 }

@@ -14,15 +14,14 @@ use std::time::Duration;
 /// reference machine, so both the scaling and the oversubscription show.
 pub const DEFAULT_WORKERS: &[usize] = &[1, 2, 4, 8];
 
-/// How much measuring a run buys: a full run for the HTML report, or a smoke run for CI.
+/// How much measuring a run buys. Both profiles run `parbench run`'s task sizes (batches of
+/// tens of milliseconds, many short paired rounds); they differ in the rounds per benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// `cargo bench`: the workloads' own sizes, HTML report.
+    /// `cargo bench`: 30 paired rounds (10 blocks) per workload benchmark, HTML report.
     Default,
-    /// `PARBENCH_PROFILE=quick` or `--quick`: `parbench::workload::QUICK_DIVISOR` times less work per task (each workload's
-    /// `quick` entry in the registry says how),
-    /// short sampling, no plots (each benchmark's SVGs cost about a second on a loaded 2-core
-    /// machine, more than its measurement).
+    /// `PARBENCH_PROFILE=quick` or `--quick`: 12 rounds (4 blocks), no plots: for smoke runs
+    /// and CI.
     Quick,
 }
 
@@ -38,22 +37,28 @@ pub struct Timing {
 }
 
 impl Profile {
-    /// Workload groups: one iteration is a whole batch (tens to hundreds of ms), so 10 flat
-    /// samples of at least one batch each set the floor of the run time. The pool is already
-    /// started, so a short warm-up (Criterion runs 1, 2, 4... batches until it has passed) only
-    /// has to fill page caches and connection pools.
-    pub fn work(self) -> Timing {
+    /// The profile's name, as the sidecars record it.
+    pub fn name(self) -> &'static str {
         match self {
-            Profile::Default => Timing {
-                sample_size: 10,
-                warm_up: Duration::from_millis(200),
-                measurement: Duration::from_secs(2),
-            },
-            Profile::Quick => Timing {
-                sample_size: 10,
-                warm_up: Duration::from_millis(100),
-                measurement: Duration::from_millis(300),
-            },
+            Profile::Default => "default",
+            Profile::Quick => "quick",
+        }
+    }
+
+    /// Workload groups: one sample is one paired round (a measurement time far below a
+    /// round makes Criterion's flat sampling take one iteration per sample, and the
+    /// warm-up one round), so the sample size sets the rounds: the warm-up's round and the
+    /// samples fill whole blocks of 3. Criterion warns that it could not complete the
+    /// samples in the time asked: expected.
+    pub fn work(self) -> Timing {
+        let rounds = match self {
+            Profile::Default => 30,
+            Profile::Quick => 12,
+        };
+        Timing {
+            sample_size: rounds - 1,
+            warm_up: Duration::from_micros(1),
+            measurement: Duration::from_micros(1),
         }
     }
 
@@ -132,10 +137,8 @@ impl Knobs {
             Some(other) => panic!("PARBENCH_THROUGHPUT={other}: expected 0 or 1"),
         };
         let overrides = Overrides {
-            profile: Some(match profile {
-                Profile::Default => parbench::workload::Profile::Full,
-                Profile::Quick => parbench::workload::Profile::Quick,
-            }),
+            // `parbench run`'s sizes for both profiles: short batches, many paired rounds.
+            profile: Some(parbench::workload::Profile::Quick),
             tasks: positive("PARBENCH_TASKS"),
             latency_ms: positive("PARBENCH_LATENCY_MS"),
             server,
@@ -273,38 +276,4 @@ pub fn apply(group: &mut BenchmarkGroup<'_, WallTime>, t: Timing) {
 /// True when a flag is on the command line, alone or as `--flag=value`.
 pub fn flag_given(flag: &str) -> bool {
     std::env::args().any(|a| a == flag || a.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
-}
-
-/// This run's entry for the profile marker (`parbench/profile.json`): the profile and every
-/// knob that was set, so the verdict page can tell results of unlike runs apart.
-pub fn marker_run(started_ns: u64) -> parbench::verdict::Run {
-    let knobs = knobs();
-    let mut set = std::collections::BTreeMap::new();
-    let names = KNOWN
-        .iter()
-        .map(|s| s.to_string())
-        .chain(parbench::workload::names().into_iter().map(size_var))
-        .chain(std::iter::once(
-            parbench::workload::cpu::SLOWDOWN_ENV.to_string(),
-        ));
-    for name in names {
-        // The profile has its own field (it may also come from `--quick`).
-        if name == "PARBENCH_PROFILE" {
-            continue;
-        }
-        if let Some(value) = var(&name) {
-            set.insert(name, value);
-        }
-    }
-    parbench::verdict::Run {
-        profile: match knobs.profile {
-            Profile::Default => "default".into(),
-            Profile::Quick => "quick".into(),
-        },
-        knobs: set,
-        workers: knobs.workers.clone(),
-        cores: parbench::system::available_cores(),
-        started_ns,
-        finished_ns: None,
-    }
 }

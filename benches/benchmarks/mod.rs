@@ -1,7 +1,6 @@
 //! The groups of the suite, one file each, and the sweep and knobs they share.
 
 pub mod api;
-pub mod ceiling;
 pub mod config;
 pub mod cpu;
 pub mod dot;

@@ -57,7 +57,7 @@ fn start_stop(c: &mut Criterion) {
                     drop(pool);
                     total += started.elapsed();
                     let batch = batch.unwrap_or_else(|e| panic!("{what}: {e}"));
-                    check(fixture, &batch, &what);
+                    check(&fixture, &batch, &what);
                 }
                 total
             });

@@ -5,11 +5,14 @@
 use super::config::{self, knobs};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+use parbench::criterion::sidecar::{Meta, Sidecar};
+use parbench::engine::paired::Paired;
 use parbench::engine::{Bench, Prepared};
 use parbench::executor::{self, ExecOptions, Executor, ExecutorInfo, EXECUTORS};
 use parbench::measure::Batch;
+use parbench::report::BenchId;
 use parbench::workload::{self, Params};
-use std::cell::OnceCell;
+use std::cell::{RefCell, RefMut};
 use std::fmt::Display;
 use std::time::{Duration, Instant};
 
@@ -31,13 +34,15 @@ impl Point {
     /// Starts a pool for this point. Callers keep this out of the timed region, except the
     /// overhead group's start/stop benchmark, whose subject it is.
     pub fn start(&self) -> Box<dyn Executor> {
-        executor::start(self.name(), &options(self.workers)).unwrap_or_else(|e| {
-            panic!(
-                "cannot start executor {} with {} workers: {e}",
-                self.name(),
-                self.workers
-            )
-        })
+        self.executor
+            .launch(&options(self.workers))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start executor {} with {} workers: {e}",
+                    self.name(),
+                    self.workers
+                )
+            })
     }
 }
 
@@ -66,10 +71,18 @@ pub fn scaling_points() -> Vec<Point> {
     points().into_iter().filter(|p| p.executor.scales).collect()
 }
 
-/// Options for `workers` workers. Process workers re-run this package's own binary.
+/// Options for `workers` workers. Process workers re-run this bench binary (its `main`
+/// serves as a worker when started as one): so every batch, the baseline's, the in-process
+/// executors' and the workers', runs the one copy of each hot loop this binary holds. The
+/// parbench binary's copy of the cpu loop sits at another code alignment and ran it about
+/// twice as fast here, which read as process x1 at 1.86x serial.
 pub fn options(workers: usize) -> ExecOptions {
     let mut options = ExecOptions::new(workers);
-    options.worker_exe = Some(env!("CARGO_BIN_EXE_parbench").into());
+    options.worker_exe = std::env::current_exe()
+        .ok()
+        .or_else(|| Some(env!("CARGO_BIN_EXE_parbench").into()));
+    // Workers spread one per core, as `parbench run` places them by default.
+    options.placement = parbench::system::Placement::spread();
     options
 }
 
@@ -79,7 +92,7 @@ pub fn options(workers: usize) -> ExecOptions {
 pub struct LazyFixture {
     workload: &'static str,
     params: Params,
-    cell: OnceCell<Bench>,
+    cell: RefCell<Option<Bench>>,
 }
 
 impl LazyFixture {
@@ -88,7 +101,7 @@ impl LazyFixture {
         LazyFixture {
             workload,
             params,
-            cell: OnceCell::new(),
+            cell: RefCell::new(None),
         }
     }
 
@@ -100,18 +113,22 @@ impl LazyFixture {
         LazyFixture::new("noop", params)
     }
 
-    /// Opens the workload and runs the baseline's reference batch, once.
-    pub fn get(&self) -> &Bench {
-        self.cell.get_or_init(|| {
-            let name = self.workload;
-            Bench::open(name, self.params.clone(), options(1))
-                .unwrap_or_else(|e| panic!("cannot open workload {name}: {e}"))
+    /// Opens the workload and runs the baseline's reference batch, once; the bench is
+    /// lent out one caller at a time.
+    pub fn get(&self) -> RefMut<'_, Bench> {
+        RefMut::map(self.cell.borrow_mut(), |cell| {
+            cell.get_or_insert_with(|| {
+                let name = self.workload;
+                Bench::open(name, self.params.clone(), options(1))
+                    .unwrap_or_else(|e| panic!("cannot open workload {name}: {e}"))
+            })
         })
     }
 
     /// Criterion throughput of one batch: tasks, plus bytes where the workload moves bytes.
     pub fn throughput(&self) -> Throughput {
-        let job = &self.get().job;
+        let bench = self.get();
+        let job = &bench.job;
         let tasks = job.len() as u64;
         match job.workload.bytes_per_task() {
             Some(bytes) => Throughput::ElementsAndBytes {
@@ -170,8 +187,82 @@ pub fn bench_warm(
                 .prepare(point.name(), point.workers)
                 .unwrap_or_else(|e| panic!("{what}: cannot start the pool: {e}"))
         });
-        b.iter_custom(|iters| time_batches(prepared, bench, iters, &what));
+        b.iter_custom(|iters| time_batches(prepared, &bench, iters, &what));
     });
+}
+
+/// Workload benchmarks that ran in this process (a filter may skip every one of a group).
+static MEASURED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many workload benchmarks have run so far.
+pub fn measured_count() -> usize {
+    MEASURED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Benchmarks `point` on `fixture` through the engine's blocked, paired rounds: every batch
+/// Criterion times sits beside a serial batch and a probe of the ceiling, and every
+/// [`parbench::engine::rounds::BLOCK_ROUNDS`] rounds the pool is replaced by a fresh one
+/// ([`Paired`]). Criterion receives the executor's own batch times; the rounds go to the
+/// benchmark's sidecar (`new/parbench.json`) once Criterion has written its result, when
+/// this run measures (not under `--test` or `--list`).
+pub fn bench_paired(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    group_name: &'static str,
+    point: Point,
+    fixture: &LazyFixture,
+) {
+    let id = BenchId {
+        workload: group_name.to_string(),
+        executor: point.name().to_string(),
+        workers: point.workers,
+    };
+    let what = id.to_string();
+    let mut paired = Paired::new(
+        point.executor,
+        point.workers,
+        options(point.workers).placement,
+    );
+    let mut handed: Vec<u64> = Vec::new();
+    let bid = BenchmarkId::new(point.name(), point.workers as u64);
+    group.bench_with_input(bid, &point, |b, _| {
+        let mut bench = fixture.get();
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += paired
+                    .next_batch(&mut bench)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+            handed.push(total.as_nanos() as u64);
+            total
+        });
+    });
+    paired.stop();
+    if paired.rounds().is_empty() {
+        return;
+    }
+    MEASURED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if !crate::measuring() {
+        return;
+    }
+    let bench = fixture.get();
+    let workload = &bench.job.workload;
+    let meta = Meta {
+        id,
+        profile: config::knobs().profile.name().to_string(),
+        params: workload.params().clone(),
+        waits: workload.waits(),
+        host_cores: parbench::system::available_cores(),
+        ideal_s: workload.ideal_s(point.workers),
+        bytes_per_task: workload.bytes_per_task(),
+        checksum: bench.reference().unwrap_or_default(),
+        run_started_ns: crate::run_started_ns(),
+        commit: crate::commit(),
+    };
+    let side = Sidecar::new(meta, paired.rounds(), handed);
+    if let Err(e) = parbench::criterion::write(&crate::criterion_dir(), &side) {
+        eprintln!("parbench: {what}: rounds not saved: {e}");
+    }
 }
 
 /// The parameters a workload group runs with: the workload's defaults sized by the
@@ -198,14 +289,7 @@ pub fn workload_group(c: &mut Criterion, name: &'static str) {
         group.throughput(fixture.throughput());
     }
     for point in points() {
-        bench_warm(
-            &mut group,
-            name,
-            point.name().to_string(),
-            point.workers as u64,
-            point,
-            &fixture,
-        );
+        bench_paired(&mut group, name, point, &fixture);
     }
     group.finish();
 }

@@ -6,6 +6,7 @@ use crate::executor::{self, ExecOptions};
 use std::time::Duration;
 
 pub mod chart;
+pub mod report;
 pub mod run;
 pub mod timeline;
 

@@ -206,7 +206,13 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         wide: args.wide,
         flags: args.params.clone(),
     };
-    let text = exporter.render(&report, &options);
+    let mut text = exporter.render(&report, &options);
+    if exporter.name() == "table" {
+        // The same sentences as the verdict page, from the same code.
+        for line in crate::verdict::sentences(&crate::verdict::analyse(&report.results)) {
+            text.push_str(&format!("verdict: {line}\n"));
+        }
+    }
     match &args.output {
         Some(path) => {
             out.file("-o", path, text);

@@ -18,9 +18,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub mod analysis;
+pub mod paired;
 pub mod probe;
 pub mod rounds;
-pub mod stats;
+pub use crate::stats;
 pub mod sweep;
 
 /// One batch as the engine measured it: the batch, checked, and the CPU time it used.
@@ -401,7 +402,7 @@ fn start_pool(
     let mut options = options.clone();
     options.workers = workers;
     let started = Instant::now();
-    let pool = executor::start(info.name, &options)?;
+    let pool = info.launch(&options)?;
     Ok(Prepared {
         info,
         workers,

@@ -46,7 +46,7 @@ pub const MAX_WINDOW: Duration = Duration::from_millis(200);
 pub type Unit = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// The cpu workload's loop, [`STEPS_PER_CHECK`] steps a unit: the probe of work that waits
-/// (its ceiling is not its figure) and of the Criterion `ceiling` group.
+/// (its ceiling is not its figure).
 pub fn loop_unit() -> Unit {
     Arc::new(|| {
         black_box(count_steps(0, 0, STEPS_PER_CHECK));
@@ -58,8 +58,6 @@ pub fn loop_unit() -> Unit {
 enum Command {
     /// Repeat the unit from a start instant to a deadline (monotonic ns).
     Window(u64, u64),
-    /// Do this many units as fast as possible.
-    Work(u64),
 }
 
 struct Spinner {
@@ -107,15 +105,6 @@ fn spin(unit: &Unit, start_ns: u64, deadline_ns: u64) -> Counted {
     }
 }
 
-/// Repeats `unit` until `units` are done; returns them.
-fn work(unit: &Unit, units: u64) -> u64 {
-    let mut done = 0;
-    while done < units {
-        done += unit();
-    }
-    done
-}
-
 impl CeilingProbe {
     /// A probe of `cores` spinners repeating `unit`: starts `cores` threads (none for one
     /// core), parked until a measurement, placed as the executors' workers are.
@@ -134,11 +123,6 @@ impl CeilingProbe {
                     while let Ok(command) = command_rx.recv() {
                         let count = match command {
                             Command::Window(start, deadline) => spin(&unit, start, deadline),
-                            Command::Work(units) => Counted {
-                                units: work(&unit, units),
-                                began_ns: 0,
-                                ended_ns: 0,
-                            },
                         };
                         if count_tx.send(count).is_err() {
                             break;
@@ -207,20 +191,6 @@ impl CeilingProbe {
         let start = monotonic_ns();
         let c = spin(&self.unit, start, start + window.as_nanos() as u64);
         c.units as f64 * 1e9 / c.ended_ns.saturating_sub(c.began_ns).max(1) as f64
-    }
-
-    /// Time for the spinners to do `units` units in all, split evenly: the batch of a
-    /// perfect executor on c cores with no overhead but its workers' wake-up. The Criterion
-    /// suite's `ceiling/<W>` group times this, so its report shows what the host delivered.
-    pub fn fixed_work(&self, units: u64) -> Result<Duration> {
-        let each = units / self.cores() as u64;
-        let started = std::time::Instant::now();
-        if self.spinners.is_empty() {
-            work(&self.unit, each);
-        } else {
-            self.together(|| Command::Work(each))?;
-        }
-        Ok(started.elapsed())
     }
 
     /// One measurement: each spinner's rate while all c ran for `window` (the length of a

@@ -158,6 +158,16 @@ impl Rounds {
         self.blocks
     }
 
+    /// The block each round belongs to (0, 1, ...), one per round.
+    pub fn block_of(&self) -> &[usize] {
+        &self.block_of
+    }
+
+    /// What the probe saw in each round; empty where c = 1.
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
     /// Starts a new block: the rounds pushed from now on belong to it.
     pub fn begin_block(&mut self) {
         self.blocks += 1;
@@ -350,12 +360,8 @@ fn round_order(rng: &mut SplitMix) -> [Member; 3] {
 }
 
 /// Runs one block: `len` paired rounds of `prepared` against the bench's baseline, added to
-/// `rounds` as a new block. The baseline batch and the probe's one-core reference both run on
-/// `home` (when given): the calling thread blocks while the executor's batch runs, and the
-/// scheduler wakes it on whichever core is free, so unpinned they could land on cores of
-/// different speeds and the round's speedup and ceiling would be relative to different "one
-/// core"s. The executor's batch runs with the thread's own cores, so what it spawns is not
-/// pinned. `on_round` hears the number of rounds done after each.
+/// `rounds` as a new block ([`measure_round`] each). `on_round` hears the number of rounds
+/// done after each.
 #[allow(clippy::too_many_arguments)]
 pub fn measure_block(
     bench: &mut Bench,
@@ -368,42 +374,61 @@ pub fn measure_block(
     on_round: &mut dyn FnMut(usize) -> Result<()>,
 ) -> Result<()> {
     rounds.begin_block();
-    let spinners = probe.cores() > 1;
     for _ in 0..len {
-        let order = round_order(rng);
-        let (mut baseline, mut batch, mut sample) = (None, None, None);
-        let mut tasks = Vec::new();
-        for (at, member) in order.into_iter().enumerate() {
-            match member {
-                Member::Baseline => {
-                    let _home = super::on_core(home);
-                    let m = bench.run_baseline_of(prepared.info.name)?;
-                    tasks = m.batch.records.iter().map(|r| r.duration_s()).collect();
-                    baseline = Some(m.batch.wall_s);
-                }
-                Member::Executor => batch = Some(bench.run(prepared)?),
-                Member::Probe if spinners => {
-                    // As long as a perfectly parallel batch: the serial batch's time over c.
-                    let serial_s = baseline
-                        .or_else(|| rounds.baseline_s.last().copied())
-                        .unwrap_or_else(|| bench.reference_wall_s_of(prepared.info.name));
-                    let window = super::probe_window(serial_s / probe.cores() as f64);
-                    let _home = super::on_core(home);
-                    // The spinners run next to the executor's batch: first when it came
-                    // before, last when it comes after.
-                    sample = Some(probe.measure(window, at > 0)?);
-                }
-                Member::Probe => {}
-            }
-        }
-        let (Some(b), Some(mut m)) = (baseline, batch) else {
-            unreachable!("every member ran");
-        };
-        // Checked already: the outputs (a product matrix per dot task) are not kept.
-        m.batch.results = Vec::new();
-        rounds.push(b, m, sample.map(|s| Host::new(s, &tasks)));
+        measure_round(bench, prepared, probe, home, rounds, rng)?;
         on_round(rounds.len())?;
     }
+    Ok(())
+}
+
+/// Runs one paired round of `prepared` against the bench's baseline and adds it to the
+/// current block of `rounds`. The baseline batch and the probe's one-core reference both run
+/// on `home` (when given): the calling thread blocks while the executor's batch runs, and
+/// the scheduler wakes it on whichever core is free, so unpinned they could land on cores of
+/// different speeds and the round's speedup and ceiling would be relative to different "one
+/// core"s. The executor's batch runs with the thread's own cores, so what it spawns is not
+/// pinned.
+pub fn measure_round(
+    bench: &mut Bench,
+    prepared: &mut Prepared,
+    probe: &CeilingProbe,
+    home: Option<usize>,
+    rounds: &mut Rounds,
+    rng: &mut SplitMix,
+) -> Result<()> {
+    let spinners = probe.cores() > 1;
+    let order = round_order(rng);
+    let (mut baseline, mut batch, mut sample) = (None, None, None);
+    let mut tasks = Vec::new();
+    for (at, member) in order.into_iter().enumerate() {
+        match member {
+            Member::Baseline => {
+                let _home = super::on_core(home);
+                let m = bench.run_baseline_of(prepared.info.name)?;
+                tasks = m.batch.records.iter().map(|r| r.duration_s()).collect();
+                baseline = Some(m.batch.wall_s);
+            }
+            Member::Executor => batch = Some(bench.run(prepared)?),
+            Member::Probe if spinners => {
+                // As long as a perfectly parallel batch: the serial batch's time over c.
+                let serial_s = baseline
+                    .or_else(|| rounds.baseline_s.last().copied())
+                    .unwrap_or_else(|| bench.reference_wall_s_of(prepared.info.name));
+                let window = super::probe_window(serial_s / probe.cores() as f64);
+                let _home = super::on_core(home);
+                // The spinners run next to the executor's batch: first when it came
+                // before, last when it comes after.
+                sample = Some(probe.measure(window, at > 0)?);
+            }
+            Member::Probe => {}
+        }
+    }
+    let (Some(b), Some(mut m)) = (baseline, batch) else {
+        unreachable!("every member ran");
+    };
+    // Checked already: the outputs (a product matrix per dot task) are not kept.
+    m.batch.results = Vec::new();
+    rounds.push(b, m, sample.map(|s| Host::new(s, &tasks)));
     Ok(())
 }
 

@@ -499,6 +499,7 @@ fn row(
             .map(|b| b as f64 * tasks as f64 / wall_s.median),
         checksum: bench.reference_of(executor).unwrap_or_default(),
         vs_native: bench.native_s_of(executor).map(|n| wall_s.median / n),
+        waits: job.workload.waits(),
         counters: batch.counters,
         records: batch.records,
         ..RunResult::new(

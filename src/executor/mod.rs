@@ -197,6 +197,12 @@ pub fn unavailable(name: &str, workload: Option<&str>) -> Option<String> {
 }
 
 impl ExecutorInfo {
+    /// Starts a pool of this executor with `options.workers` workers (checked).
+    pub fn launch(&self, options: &ExecOptions) -> Result<Box<dyn Executor>> {
+        check_workers(options.workers)?;
+        (self.start)(options)
+    }
+
     /// The workers this executor really runs with when `asked` for: one for executors that
     /// do not scale (serial), `asked` for the others.
     pub fn workers(&self, asked: usize) -> usize {
@@ -280,8 +286,8 @@ pub fn check_workers(workers: usize) -> Result<usize, UsageError> {
     }
 }
 
-/// Starts an executor by name.
+/// Starts an executor by name: the edge's entry (a name from the user); code that holds the
+/// registry entry calls [`ExecutorInfo::launch`].
 pub fn start(name: &str, options: &ExecOptions) -> Result<Box<dyn Executor>> {
-    check_workers(options.workers)?;
-    (find(name)?.start)(options)
+    find(name)?.launch(options)
 }

@@ -10,6 +10,7 @@ mod csv;
 pub mod github_benchmark;
 mod json;
 mod markdown;
+pub use markdown::markdown_table;
 pub mod table;
 pub mod track;
 
@@ -63,10 +64,17 @@ pub fn unknown_format(name: &str, valid: &[&str]) -> UsageError {
     ))
 }
 
-/// The benchmark id Criterion and the gate use, `workload/executor/workers`; the tracking
-/// formats add what names a series to it ([`track::run_series`]).
-pub fn bench_id(r: &RunResult) -> String {
-    format!("{}/{}/{}", r.workload, r.executor, r.workers)
+/// A time in milliseconds, digits only, with a precision that suits its size: the one time
+/// formatter of the tables, the gate and the pictures.
+pub fn ms(seconds: f64) -> String {
+    let v = seconds * 1e3;
+    match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        a if a >= 1.0 => format!("{v:.2}"),
+        a if a >= 0.1 => format!("{v:.3}"),
+        _ => format!("{v:.5}"),
+    }
 }
 
 /// One column of the tabular formats. A human cell (table, Markdown) or machine cells (CSV),
@@ -205,18 +213,18 @@ fn columns() -> Vec<Column> {
         Column::machine("size", |r| r.size.to_string()),
         Column::split(
             "median_ms",
-            |r| format!("{:.2}", r.wall_s.median * 1e3),
+            |r| ms(r.wall_s.median),
             |r| (r.wall_s.median * 1e3).to_string(),
         ),
         Column::split(
             "min_ms",
-            |r| format!("{:.2}", r.wall_s.min * 1e3),
+            |r| ms(r.wall_s.min),
             |r| (r.wall_s.min * 1e3).to_string(),
         )
         .wide(),
         Column::split(
             "max_ms",
-            |r| format!("{:.2}", r.wall_s.max * 1e3),
+            |r| ms(r.wall_s.max),
             |r| (r.wall_s.max * 1e3).to_string(),
         )
         .wide(),
@@ -304,7 +312,7 @@ fn columns() -> Vec<Column> {
         .wide(),
         Column::split(
             "pool_start_ms",
-            |r| format!("{:.2}", r.pool_start_s * 1e3),
+            |r| ms(r.pool_start_s),
             |r| (r.pool_start_s * 1e3).to_string(),
         )
         .wide(),
@@ -319,7 +327,12 @@ fn columns() -> Vec<Column> {
 }
 
 /// Header and rows of human-formatted cells: the default columns, or all with `wide`.
-fn human_rows(report: &Report, options: &ExportOptions) -> (Vec<&'static str>, Vec<Vec<String>>) {
+/// Header and rows of human cells: the one table model that the table, Markdown and the
+/// verdict page render.
+pub fn human_rows(
+    report: &Report,
+    options: &ExportOptions,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let cols: Vec<Column> = columns()
         .into_iter()
         .filter(|c| c.human.is_some() && (options.wide || !c.wide))

@@ -15,7 +15,6 @@
 //! work (tasks, size, inner threads, other workload flags). Two results that differ in any of
 //! these never share a series.
 
-use super::bench_id;
 use crate::engine::stats::Estimate;
 use crate::report::{RunResult, Spread};
 use crate::workload::Overrides;
@@ -132,7 +131,7 @@ pub fn run_series(r: &RunResult, flags: &Overrides) -> String {
     if r.inner_threads > 1 {
         tags.push(format!("inner={}", r.inner_threads));
     }
-    series_name(&bench_id(r), Source::Run, &tags)
+    series_name(&r.id().to_string(), Source::Run, &tags)
 }
 
 #[cfg(test)]

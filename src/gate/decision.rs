@@ -21,36 +21,10 @@
 //! a second block of pairs from new processes (see `gate_one`).
 
 use crate::engine::stats::{median_interval, median_interval_at, median_rank, Estimate};
-use serde::{Deserialize, Serialize};
 
-/// What the gate concluded about one benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// Slower by more than the threshold, with 95% confidence that it is slower at all.
-    Regressed,
-    /// Faster by more than the threshold, with 95% confidence that it is faster at all.
-    Improved,
-    /// The 95% interval lies within the threshold on both sides.
-    Unchanged,
-    /// The budget ran out with the interval straddling a threshold.
-    Inconclusive,
-    /// The benchmark exists on one side only.
-    Missing,
-}
-
-impl Verdict {
-    /// The word shown in tables.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Verdict::Regressed => "regressed",
-            Verdict::Improved => "improved",
-            Verdict::Unchanged => "unchanged",
-            Verdict::Inconclusive => "inconclusive",
-            Verdict::Missing => "missing",
-        }
-    }
-}
+/// What the gate concluded about one benchmark: the one decision type of parbench
+/// ([`crate::verdict::Decision`]: regressed, improved, unchanged, inconclusive, missing).
+pub use crate::verdict::Decision as Verdict;
 
 /// The rule's settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,7 +87,8 @@ impl Rule {
         }
     }
 
-    /// The verdict when the budget is spent.
+    /// The verdict when the budget is spent: the change rule on the 95% interval
+    /// ([`Verdict::of_change`]), inconclusive where it decides nothing.
     pub fn last(&self, ratios: &[f64]) -> Verdict {
         if let Some(v) = self.clear(ratios) {
             return v;
@@ -121,16 +96,7 @@ impl Rule {
         if median_rank(ratios.len()).is_none() {
             return Verdict::Inconclusive;
         }
-        let e = Self::estimate(ratios);
-        if e.median > 1.0 + self.threshold && e.lo > 1.0 {
-            Verdict::Regressed
-        } else if e.median < 1.0 - self.threshold && e.hi < 1.0 {
-            Verdict::Improved
-        } else if e.lo >= 1.0 - self.threshold && e.hi <= 1.0 + self.threshold {
-            Verdict::Unchanged
-        } else {
-            Verdict::Inconclusive
-        }
+        Verdict::of_change(&Self::estimate(ratios), self.threshold).unwrap_or(Verdict::Inconclusive)
     }
 }
 

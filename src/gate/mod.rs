@@ -381,11 +381,9 @@ fn block(
 
 /// Half the interquartile range of ratios around 1: how noisy one pair is.
 pub fn half_iqr(ratios: &[f64]) -> f64 {
-    let mut s: Vec<f64> = ratios.iter().copied().filter(|r| r.is_finite()).collect();
-    if s.len() < 4 {
+    if ratios.iter().filter(|r| r.is_finite()).count() < 4 {
         return f64::NAN;
     }
-    s.sort_by(f64::total_cmp);
-    let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
+    let q = |p: f64| crate::stats::quantile(ratios, p);
     (q(0.75) - q(0.25)) / 2.0
 }

@@ -21,16 +21,8 @@ pub fn check_format(name: &str) -> Result<(), UsageError> {
 }
 
 fn ms(v: Option<f64>) -> String {
-    v.map(|x| {
-        if x >= 10.0 {
-            format!("{x:.1}")
-        } else if x >= 0.1 {
-            format!("{x:.3}")
-        } else {
-            format!("{x:.5}")
-        }
-    })
-    .unwrap_or_else(|| "-".into())
+    v.map(|x| crate::export::ms(x / 1e3))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn ratio(row: &Row) -> (String, String) {
@@ -44,7 +36,7 @@ fn ratio(row: &Row) -> (String, String) {
 }
 
 fn verdict(row: &Row) -> String {
-    match (row.verdict, row.missing_on) {
+    match (&row.verdict, row.missing_on) {
         (Verdict::Missing, Some(side)) => format!("missing on {side}"),
         (Verdict::Regressed | Verdict::Improved, _) if row.blocks > 1 => {
             format!("{} (confirmed)", row.verdict.as_str())
@@ -181,10 +173,8 @@ pub fn render(outcome: &Outcome, format: &str) -> String {
             s
         }
         "markdown" => {
-            let mut out = format!("| {} |\n|{}\n", HEADERS.join(" | "), "---|".repeat(8));
-            for row in &outcome.rows {
-                out.push_str(&format!("| {} |\n", cells(row).join(" | ")));
-            }
+            let rows: Vec<Vec<String>> = outcome.rows.iter().map(cells).collect();
+            let mut out = crate::export::markdown_table(&HEADERS, &rows);
             out.push('\n');
             out.push_str(&summary(outcome));
             out.push('\n');

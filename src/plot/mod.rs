@@ -164,16 +164,9 @@ pub fn executor_colour(name: &str) -> &'static str {
     PALETTE[index % PALETTE.len()]
 }
 
-/// Milliseconds with a precision that suits their size, for titles and tooltips.
+/// Milliseconds with their unit, for titles and tooltips ([`crate::export::ms`]).
 pub(crate) fn ms(seconds: f64) -> String {
-    let v = seconds * 1e3;
-    if v.abs() >= 100.0 {
-        format!("{v:.0} ms")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1} ms")
-    } else {
-        format!("{v:.2} ms")
-    }
+    format!("{} ms", crate::export::ms(seconds))
 }
 
 /// The opening of an SVG document of this size, with the shared styles.

@@ -1,463 +1,524 @@
-//! The verdict page (issue #14): after `cargo bench`, one page that says, per workload, which
-//! executor wins at how many workers, within its interval, beside the host's measured ceiling.
+//! The verdict: per workload, which executor wins at how many workers, or which tie, in one
+//! plain sentence; and the one decision type the gate uses too.
 //!
-//! `cargo bench` writes it to `<criterion dir>/parbench/index.html`; `parbench report` writes
-//! the same page (or Markdown) from results already on disk. Everything comes from
-//! Criterion's own files, `<group>/<function>/<param>/new/{benchmark,sample,estimates}.json`,
-//! plus parbench's profile marker ([`profile`]) and timelines saved beside the page.
+//! It reads result rows ([`RunResult`]), whoever measured them: `parbench run`'s sweep, or
+//! the Criterion suite's sidecars ([`crate::criterion`]) through `parbench report` and the
+//! page `cargo bench` writes. Every figure is an estimate over paired rounds, computed by the
+//! engine; no ratio of unpaired medians is taken here.
+//!
+//! The rule ([`rank`]): the best executor at a worker count wins only when it beats every
+//! other by more than [`MARGIN`] and the intervals clear; otherwise the executors it does not
+//! clearly beat tie with it. Compute-bound work (cpu, dot) is ranked by efficiency vs the
+//! measured ceiling, and the ceiling is quoted; work that waits (api, io) is ranked by its
+//! speedup, quoted against its own ideal (W workers: tasks / ceil(tasks / W)).
 
-pub mod analysis;
-mod chart;
-mod github;
-mod html;
-mod markdown;
-pub mod profile;
+pub mod page;
 
-pub use analysis::{analyse, decide, Decision, Outcome, Verdict, WorkloadVerdict};
-pub use profile::{Marker, Run};
+use crate::engine::stats::Estimate;
+use crate::report::RunResult;
+use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, UsageError};
-use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+/// The practical margin: a winner must be ahead of every other executor by more than this
+/// (the regression gate's threshold, 3%), with intervals that do not overlap.
+pub const MARGIN: f64 = 0.03;
 
-/// Group of the host-ceiling benchmarks, ids `ceiling/<W>`.
-pub const CEILING_GROUP: &str = "ceiling";
+/// Below this speedup at its best worker count, an executor "does not scale".
+pub const NO_GAIN: f64 = 1.10;
 
-/// Directory of parbench's own files inside the Criterion directory.
-pub const PAGE_DIR: &str = "parbench";
-
-/// The groups the page reads: the ceiling, then every workload of the registry.
-pub fn groups() -> Vec<&'static str> {
-    let mut groups = vec![CEILING_GROUP];
-    groups.extend(crate::workload::names());
-    groups
+/// What was decided, by any of parbench's rules: among executors at one worker count
+/// (winner, tie), or between two measurements of one benchmark (unchanged, regressed,
+/// improved, inconclusive, missing: the gate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// One executor beats every other by more than the margin, intervals clear.
+    Winner(String),
+    /// These executors (best first) are not clearly apart.
+    Tie(Vec<String>),
+    /// The change lies within the threshold on both sides.
+    Unchanged,
+    /// Slower by more than the threshold, and not by chance.
+    Regressed,
+    /// Faster by more than the threshold, and not by chance.
+    Improved,
+    /// The budget ran out with the interval straddling a threshold.
+    Inconclusive,
+    /// The benchmark exists on one side only.
+    Missing,
 }
 
-/// File name of the timeline saved for `workload` beside the page.
-pub fn timeline_file(workload: &str) -> String {
-    format!("timeline-{workload}.svg")
-}
-
-/// One benchmark's latest result (Criterion's `new` directory).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Measured {
-    /// Criterion's `full_id`, e.g. `cpu/rayon/2`.
-    pub id: String,
-    /// Group, e.g. `cpu`.
-    pub group: String,
-    /// Function, e.g. `rayon`; `None` for `ceiling/<W>`.
-    pub function: Option<String>,
-    /// Parameter, e.g. `2`.
-    pub param: Option<String>,
-    /// Directory relative to the Criterion directory, for links.
-    pub dir: String,
-    /// Time per iteration of each sample, ns: `times[i] / iters[i]`.
-    pub times_ns: Vec<f64>,
-    /// Criterion's median time per iteration, ns.
-    pub median_ns: f64,
-    /// Modification time of `sample.json`, ns since the Unix epoch.
-    pub modified_ns: u64,
-}
-
-impl Measured {
-    /// The worker count, when the parameter is one.
-    pub fn workers(&self) -> Option<usize> {
-        self.param.as_deref()?.trim().parse().ok()
-    }
-}
-
-/// Everything read from one Criterion directory.
-#[derive(Debug, Clone)]
-pub struct Results {
-    /// The Criterion directory.
-    pub root: PathBuf,
-    /// Every result of [`groups`], sorted by id.
-    pub benches: Vec<Measured>,
-    /// The profile marker, when `cargo bench` wrote one.
-    pub marker: Option<Marker>,
-}
-
-#[derive(Deserialize)]
-struct BenchmarkJson {
-    group_id: String,
-    function_id: Option<String>,
-    value_str: Option<String>,
-    full_id: String,
-    directory_name: String,
-}
-
-#[derive(Deserialize)]
-struct SampleJson {
-    iters: Vec<f64>,
-    times: Vec<f64>,
-}
-
-#[derive(Deserialize)]
-struct PointEstimate {
-    point_estimate: f64,
-}
-
-#[derive(Deserialize)]
-struct EstimatesJson {
-    median: PointEstimate,
-}
-
-/// Reads and parses a JSON file; a corrupt one is a one-line error naming it.
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(file: &Path) -> Result<T, UsageError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| UsageError::new(format!("{}: {e}", file.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| UsageError::new(format!("{}: corrupt JSON: {e}", file.display())))
-}
-
-/// Loads every result of [`groups`] under `root`. A missing directory, one without any
-/// result, or a corrupt or incomplete file is an error naming it (exit 2).
-pub fn load(root: &Path) -> Result<Results, UsageError> {
-    if !root.is_dir() {
-        return Err(UsageError::new(format!(
-            "criterion directory {}: not found (run `cargo bench` first, or pass --criterion-dir)",
-            root.display()
-        )));
-    }
-    let mut dirs = Vec::new();
-    for group in groups() {
-        let dir = root.join(group);
-        if dir.is_dir() {
-            walk(&dir, 0, &mut dirs)?;
+impl Decision {
+    /// The word shown in tables.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Winner(_) => "winner",
+            Decision::Tie(_) => "tie",
+            Decision::Unchanged => "unchanged",
+            Decision::Regressed => "regressed",
+            Decision::Improved => "improved",
+            Decision::Inconclusive => "inconclusive",
+            Decision::Missing => "missing",
         }
     }
-    if dirs.is_empty() {
-        return Err(UsageError::new(format!(
-            "no parbench results under {} (expected <workload>/<executor>/<workers>/new/sample.json; run `cargo bench`)",
-            root.display()
-        )));
-    }
-    let mut benches = dirs
-        .iter()
-        .map(|d| read_result(root, d))
-        .collect::<Result<Vec<_>, _>>()?;
-    benches.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Results {
-        root: root.to_path_buf(),
-        benches,
-        marker: Marker::read(root)?,
-    })
-}
 
-/// Collects benchmark directories (those with a `new` child) below a group directory.
-fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), UsageError> {
-    if dir.join("new").is_dir() {
-        out.push(dir.to_path_buf());
-        return Ok(());
+    /// The executors named: the winner, or every tied one; none for the gate's decisions.
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Decision::Winner(e) => vec![e.clone()],
+            Decision::Tie(es) => es.clone(),
+            _ => Vec::new(),
+        }
     }
-    // <group>/<function>/<param> is as deep as Criterion goes.
-    if depth >= 3 {
-        return Ok(());
-    }
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| UsageError::new(format!("{}: {e}", dir.display())))?;
-    let mut children: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.file_name() != "report")
-        .map(|e| e.path())
-        .collect();
-    children.sort();
-    for child in children {
-        walk(&child, depth + 1, out)?;
-    }
-    Ok(())
-}
 
-fn read_result(root: &Path, dir: &Path) -> Result<Measured, UsageError> {
-    let new = dir.join("new");
-    let file = |name: &str| -> Result<PathBuf, UsageError> {
-        let f = new.join(name);
-        if f.is_file() {
-            Ok(f)
+    /// The gate's rule on a ratio head/base with its interval, at `threshold` (0.03 = 3%):
+    /// regressed when the median ratio is above 1 + T and the interval excludes 1, improved
+    /// in mirror, unchanged when the whole interval is within 1 +- T; `None` otherwise.
+    pub fn of_change(ratio: &Estimate, threshold: f64) -> Option<Decision> {
+        let (up, down) = (1.0 + threshold, 1.0 - threshold);
+        if ratio.median > up && ratio.lo > 1.0 {
+            Some(Decision::Regressed)
+        } else if ratio.median < down && ratio.hi < 1.0 {
+            Some(Decision::Improved)
+        } else if ratio.lo >= down && ratio.hi <= up {
+            Some(Decision::Unchanged)
         } else {
-            Err(UsageError::new(format!(
-                "{}: missing (Criterion writes it beside the other files of a result)",
-                f.display()
-            )))
+            None
         }
-    };
-    let (bench_file, sample_file, estimates_file) = (
-        file("benchmark.json")?,
-        file("sample.json")?,
-        file("estimates.json")?,
-    );
-    let bench: BenchmarkJson = parse(&bench_file)?;
-    let sample: SampleJson = parse(&sample_file)?;
-    let estimates: EstimatesJson = parse(&estimates_file)?;
-    if sample.iters.is_empty() || sample.iters.len() != sample.times.len() {
-        return Err(UsageError::new(format!(
-            "{}: iters and times must be non-empty and of equal length",
-            sample_file.display()
-        )));
     }
-    let times_ns: Vec<f64> = sample
-        .times
+}
+
+/// True when `a` is clearly ahead of `b`: by more than `margin` and with intervals that
+/// clear.
+pub fn clearly_ahead(a: &Estimate, b: &Estimate, margin: f64) -> bool {
+    a.median > b.median * (1.0 + margin) && a.lo > b.hi
+}
+
+/// Ranks `(name, figure)` candidates (higher is better): the best wins when it is clearly
+/// ahead of every other, else every candidate it is not clearly ahead of ties with it.
+/// Non-finite figures are left out; `None` when nothing is left.
+pub fn rank(candidates: &[(String, Estimate)], margin: f64) -> Option<(Decision, Estimate)> {
+    let mut c: Vec<&(String, Estimate)> = candidates
         .iter()
-        .zip(&sample.iters)
-        .map(|(t, n)| t / n)
+        .filter(|(_, e)| e.median.is_finite())
         .collect();
-    if times_ns.iter().any(|t| !(t.is_finite() && *t > 0.0)) {
-        return Err(UsageError::new(format!(
-            "{}: a time per iteration is not a positive number",
-            sample_file.display()
-        )));
-    }
-    let median_ns = estimates.median.point_estimate;
-    if !(median_ns.is_finite() && median_ns > 0.0) {
-        return Err(UsageError::new(format!(
-            "{}: median is {median_ns}, not a positive time",
-            estimates_file.display()
-        )));
-    }
-    let modified_ns = std::fs::metadata(&sample_file)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let rel = dir.strip_prefix(root).unwrap_or(dir);
-    let dir_name = if bench.directory_name.is_empty() {
-        rel.to_string_lossy().into_owned()
+    // Highest median first; equal medians in name order, so the order of rows never matters.
+    c.sort_by(|a, b| b.1.median.total_cmp(&a.1.median).then(a.0.cmp(&b.0)));
+    let best = c.first()?.1;
+    let tied: Vec<String> = c
+        .iter()
+        .filter(|(_, e)| !clearly_ahead(&best, e, margin))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let decision = if tied.len() == 1 {
+        Decision::Winner(tied[0].clone())
     } else {
-        bench.directory_name
+        Decision::Tie(tied)
     };
-    Ok(Measured {
-        id: bench.full_id,
-        group: bench.group_id,
-        function: bench.function_id,
-        param: bench.value_str,
-        dir: dir_name,
-        times_ns,
-        median_ns,
-        modified_ns,
-    })
+    Some((decision, best))
 }
 
-/// True when a result of one of `groups` under `root` was written at or after `since_ns`:
-/// the run wrote something, so its marker entry and the page are worth keeping.
-pub fn written_since(root: &Path, groups: &[&str], since_ns: u64) -> bool {
-    let mut dirs = Vec::new();
-    for g in groups {
-        let dir = root.join(g);
-        if dir.is_dir() && walk(&dir, 0, &mut dirs).is_err() {
-            return false;
+/// The verdict at one worker count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Worker count.
+    pub workers: usize,
+    /// Winner or tie, with the best figure.
+    pub decision: Decision,
+    /// The best figure at this count (efficiency vs ceiling, or speedup for work that waits).
+    pub best: Estimate,
+}
+
+/// Everything the verdict says about one workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadVerdict {
+    /// Workload name.
+    pub workload: String,
+    /// True for work that waits (api, io).
+    pub waits: bool,
+    /// One per worker count with an executor other than the baseline, ascending.
+    pub columns: Vec<Column>,
+    /// The worker count the sentence is about: the fewest workers whose best speedup
+    /// reaches the best at any count (within the margin, or within its own interval).
+    pub headline: Option<usize>,
+    /// The plain sentence.
+    pub sentence: String,
+}
+
+impl WorkloadVerdict {
+    /// The executor and worker count to draw against the baseline: the headline's winner,
+    /// or the first of its tie.
+    pub fn pick(&self) -> Option<(String, usize)> {
+        let w = self.headline?;
+        let col = self.columns.iter().find(|c| c.workers == w)?;
+        Some((col.decision.names().into_iter().next()?, w))
+    }
+}
+
+/// The verdict of every workload in `rows`, in order of first appearance. The baseline's
+/// rows (the executor that does not scale) take no part in the decisions.
+pub fn analyse(rows: &[RunResult]) -> Vec<WorkloadVerdict> {
+    let mut workloads: Vec<&str> = Vec::new();
+    for r in rows {
+        if !workloads.contains(&r.workload.as_str()) {
+            workloads.push(&r.workload);
         }
     }
-    // File systems stamp with a coarse clock, a few ms behind the precise one.
-    let since = since_ns.saturating_sub(50_000_000);
-    dirs.iter().any(|d| {
-        std::fs::metadata(d.join("new").join("sample.json"))
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .is_some_and(|t| t.as_nanos() as u64 >= since)
-    })
+    workloads
+        .into_iter()
+        .map(|w| {
+            let mine: Vec<&RunResult> = rows
+                .iter()
+                .filter(|r| r.workload == w && !crate::executor::is_baseline(&r.executor))
+                .collect();
+            workload(w, &mine)
+        })
+        .collect()
 }
 
-/// Output of a page: HTML (the default) or Markdown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageFormat {
-    /// A self-contained HTML page: inline CSS and SVG, no script, nothing fetched.
-    Html,
-    /// GitHub-flavoured Markdown, for a pull request or a CI job summary.
-    Markdown,
+/// The sentences of every workload, for a terminal or a log.
+pub fn sentences(verdicts: &[WorkloadVerdict]) -> Vec<String> {
+    verdicts.iter().map(|v| v.sentence.clone()).collect()
 }
 
-impl PageFormat {
-    /// The format a file name asks for: `.html`/`.htm` or `.md`/`.markdown`.
-    pub fn for_output(path: &Path) -> Result<PageFormat, UsageError> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        match ext.as_deref() {
-            Some("html") | Some("htm") => Ok(PageFormat::Html),
-            Some("md") | Some("markdown") => Ok(PageFormat::Markdown),
-            _ => Err(UsageError::new(format!(
-                "{}: unknown page format; use a .html or .md file name",
-                path.display()
-            ))),
-        }
+fn workload(name: &str, rows: &[&RunResult]) -> WorkloadVerdict {
+    let waits = rows.iter().any(|r| r.waits);
+    let mut counts: Vec<usize> = rows.iter().map(|r| r.workers).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let columns: Vec<Column> = counts
+        .iter()
+        .filter_map(|&w| {
+            let candidates: Vec<(String, Estimate)> = rows
+                .iter()
+                .filter(|r| r.workers == w)
+                .filter_map(|r| Some((r.executor.clone(), r.figure()?)))
+                .collect();
+            let (decision, best) = rank(&candidates, MARGIN)?;
+            Some(Column {
+                workers: w,
+                decision,
+                best,
+            })
+        })
+        .collect();
+    let speedup_at = |w: usize| -> Option<Estimate> {
+        rows.iter()
+            .filter(|r| r.workers == w)
+            .filter_map(|r| r.speedup)
+            .filter(|s| s.median.is_finite())
+            .max_by(|a, b| a.median.total_cmp(&b.median))
+    };
+    // The headline: the fewest workers whose best speedup reaches the top one: within the
+    // margin of its median, or with the top's median inside its own interval. (Asking only
+    // that the top not be clearly ahead let one noisy block widen the top's interval down
+    // to 1 worker, which then "reached" it: dot read "no gain, best at 1 worker" with 1.89x
+    // at 2.)
+    let top = columns
+        .iter()
+        .filter_map(|c| speedup_at(c.workers))
+        .max_by(|a, b| a.median.total_cmp(&b.median));
+    let headline = top.and_then(|top| {
+        columns
+            .iter()
+            .find(|c| {
+                speedup_at(c.workers)
+                    .is_some_and(|s| top.median <= s.median * (1.0 + MARGIN) || top.median <= s.hi)
+            })
+            .map(|c| c.workers)
+    });
+    let mut v = WorkloadVerdict {
+        workload: name.to_string(),
+        waits,
+        columns,
+        headline,
+        sentence: String::new(),
+    };
+    v.sentence = sentence(&v, rows);
+    v
+}
+
+/// "a", "a and b", "a, b and c".
+pub fn join_names(names: &[String]) -> String {
+    match names.len() {
+        0 => String::new(),
+        1 => names[0].clone(),
+        n => format!("{} and {}", names[..n - 1].join(", "), names[n - 1]),
     }
 }
 
-/// The default page: `<criterion dir>/parbench/index.html`.
-pub fn default_page(root: &Path) -> PathBuf {
-    root.join(PAGE_DIR).join("index.html")
-}
-
-/// Renders the verdict as a page meant to be saved at `page`. Links into Criterion's
-/// reports are relative to the page's directory; timelines saved beside the results are
-/// embedded.
-pub fn render(verdict: &Verdict, format: PageFormat, page: &Path) -> String {
-    match format {
-        PageFormat::Markdown => markdown::page(verdict),
-        PageFormat::Html => {
-            let prefix = link_prefix(page, &verdict.root);
-            let mut timelines = BTreeMap::new();
-            for w in &verdict.workloads {
-                let file = verdict.root.join(PAGE_DIR).join(timeline_file(&w.workload));
-                if let Ok(svg) = std::fs::read_to_string(&file) {
-                    if svg.trim_start().starts_with("<svg") {
-                        timelines.insert(w.workload.clone(), svg);
-                    }
-                }
-            }
-            html::page(verdict, &prefix, &timelines)
-        }
+/// "1 worker", "2 workers".
+fn workers_word(w: usize) -> String {
+    if w == 1 {
+        "1 worker".into()
+    } else {
+        format!("{w} workers")
     }
 }
 
-/// Writes the page, creating its directory when it is the default one under `root`.
-pub fn write_page(verdict: &Verdict, format: PageFormat, page: &Path) -> Result<(), Error> {
-    if let Some(dir) = page.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// "1.90" or "1.88-1.93": the span of some medians, with `digits` decimals.
+fn span(values: &[f64], digits: usize, unit: &str) -> String {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (a, b) = (format!("{lo:.digits$}"), format!("{hi:.digits$}"));
+    if a == b {
+        format!("{b}{unit}")
+    } else {
+        format!("{a}-{b}{unit}")
     }
-    let text = render(verdict, format, page);
-    std::fs::write(page, text).map_err(|e| Error::io(page, e))
 }
 
-/// The path from the page's directory to the Criterion directory, ending in `/`: `../` for
-/// the default page; an absolute path when the two share nothing.
-fn link_prefix(page: &Path, root: &Path) -> String {
-    let abs = |p: &Path| -> PathBuf {
-        let p = if p.is_absolute() {
-            p.to_path_buf()
+/// The plain sentence for one workload.
+fn sentence(v: &WorkloadVerdict, rows: &[&RunResult]) -> String {
+    let name = &v.workload;
+    let (Some(w), Some(col)) = (
+        v.headline,
+        v.headline
+            .and_then(|w| v.columns.iter().find(|c| c.workers == w)),
+    ) else {
+        return format!("{name}: nothing but the baseline was measured.");
+    };
+    let named = col.decision.names();
+    let at_w: Vec<&&RunResult> = rows
+        .iter()
+        .filter(|r| r.workers == w && named.contains(&r.executor))
+        .collect();
+    let speedups: Vec<f64> = at_w
+        .iter()
+        .filter_map(|r| r.speedup.map(|s| s.median))
+        .collect();
+    let best_speedup = speedups.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let who = match &col.decision {
+        Decision::Winner(e) => format!("{e} wins at {}", workers_word(w)),
+        _ => format!("{} tie at {}", join_names(&named), workers_word(w)),
+    };
+    let how = if w == 1 || best_speedup < NO_GAIN {
+        let best = named.first().cloned().unwrap_or_default();
+        // For compute-bound work, whether the host gave the cores to gain with.
+        let host = rows
+            .iter()
+            .filter(|r| !r.waits && r.workers > 1)
+            .filter_map(|r| r.ceiling.map(|c| c.median))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let host = if host.is_finite() && host < NO_GAIN {
+            format!(
+                " Nor did the host: its measured ceiling was at most {host:.2}x, so read eff/ceil."
+            )
         } else {
-            std::env::current_dir().unwrap_or_default().join(p)
+            String::new()
         };
-        // Canonical where it exists, so `..` and symlinks do not confuse the walk.
-        p.canonicalize().unwrap_or(p)
+        return format!(
+            "{name}: no executor gains {:.0}% over serial at any worker count (best: {best}, {best_speedup:.2}x at {}).{}{host}",
+            (NO_GAIN - 1.0) * 100.0,
+            workers_word(w),
+            no_scale(rows)
+        );
+    } else if v.waits {
+        let shares: Vec<f64> = at_w
+            .iter()
+            .filter_map(|r| Some(100.0 * r.speedup?.median / r.ideal_speedup()))
+            .collect();
+        let ideal = at_w.first().map_or(w as f64, |r| r.ideal_speedup());
+        format!(
+            "{}, {} of the ideal {ideal:.0}x for work that waits",
+            span(&speedups, 2, "x"),
+            span(&shares, 0, "%")
+        )
+    } else {
+        let effs: Vec<f64> = at_w
+            .iter()
+            .filter_map(|r| r.efficiency_vs_ceiling.map(|e| e.median))
+            .collect();
+        let ceilings: Vec<f64> = at_w
+            .iter()
+            .filter_map(|r| r.ceiling.map(|c| c.median))
+            .collect();
+        format!(
+            "{}, {} of the measured ceiling of {}",
+            span(&speedups, 2, "x"),
+            span(&effs, 2, ""),
+            span(&ceilings, 2, "x")
+        )
     };
-    let from = abs(page.parent().unwrap_or(Path::new(".")));
-    let to = abs(root);
-    let common = from
-        .components()
-        .zip(to.components())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let mut out = String::new();
-    for _ in from.components().skip(common) {
-        out.push_str("../");
-    }
-    for c in to.components().skip(common) {
-        out.push_str(&c.as_os_str().to_string_lossy());
-        out.push('/');
-    }
-    out
+    let margin = match &col.decision {
+        Decision::Winner(_) => format!("; ahead of the rest by more than {:.0}%", MARGIN * 100.0),
+        _ => format!("; none ahead by more than {:.0}%", MARGIN * 100.0),
+    };
+    format!("{name}: {who} ({how}{margin}).{}", no_scale(rows))
 }
 
-/// Arguments of `parbench report`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ReportArgs {
-    /// Criterion output directory [default: $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion,
-    /// else target/criterion].
-    #[arg(long, value_name = "DIR")]
-    pub criterion_dir: Option<PathBuf>,
-    /// Write the page here: `.html` for the page, `.md` for Markdown (a PR comment or
-    /// `$GITHUB_STEP_SUMMARY`) [default: DIR/parbench/index.html; github-benchmark: stdout].
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// html (the page), markdown, or github-benchmark (each result's time as
-    /// github-action-benchmark's customSmallerIsBetter list) [default: from -o's extension,
-    /// else html].
-    #[arg(long, short = 'f', value_name = "FORMAT")]
-    pub format: Option<String>,
-}
-
-/// The formats `parbench report --format` accepts.
-const REPORT_FORMATS: &[&str] = &["html", "markdown", "github-benchmark"];
-
-/// What `parbench report` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReportFormat {
-    /// The verdict page.
-    Page(PageFormat),
-    /// github-action-benchmark's list.
-    GithubBenchmark,
-}
-
-impl ReportFormat {
-    /// `--format` when given; otherwise the page format of `-o`'s extension, or HTML.
-    fn of(args: &ReportArgs) -> Result<ReportFormat, UsageError> {
-        match (args.format.as_deref(), &args.output) {
-            (Some("html"), _) => Ok(ReportFormat::Page(PageFormat::Html)),
-            (Some("markdown"), _) => Ok(ReportFormat::Page(PageFormat::Markdown)),
-            (Some("github-benchmark"), _) => Ok(ReportFormat::GithubBenchmark),
-            (Some(other), _) => Err(crate::export::unknown_format(other, REPORT_FORMATS)),
-            (None, Some(path)) => PageFormat::for_output(path).map(ReportFormat::Page),
-            (None, None) => Ok(ReportFormat::Page(PageFormat::Html)),
+/// " gil does not scale (best 1.01x)." for executors below [`NO_GAIN`] at every count.
+fn no_scale(rows: &[&RunResult]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for r in rows {
+        if !names.contains(&r.executor.as_str()) {
+            names.push(&r.executor);
         }
     }
-}
-
-/// `parbench report`: writes the page from results on disk and prints its sentences, or
-/// writes github-action-benchmark's list.
-pub fn command(args: ReportArgs) -> anyhow::Result<i32> {
-    let root = args
-        .criterion_dir
-        .clone()
-        .unwrap_or_else(crate::compare::default_dir);
-    let format = ReportFormat::of(&args)?;
-    if let Some(path) = &args.output {
-        crate::output::check_file("-o", path)?;
+    let flat: Vec<String> = names
+        .into_iter()
+        .filter_map(|e| {
+            let best = rows
+                .iter()
+                .filter(|r| r.executor == e && r.workers > 1)
+                .filter_map(|r| r.speedup.map(|s| s.median))
+                .fold(f64::NEG_INFINITY, f64::max);
+            (best.is_finite() && best < NO_GAIN).then(|| format!("{e} (best {best:.2}x)"))
+        })
+        .collect();
+    match flat.len() {
+        0 => String::new(),
+        1 => format!(" {} does not scale.", flat[0]),
+        _ => format!(" {} do not scale.", join_names(&flat)),
     }
-    let results = load(&root)?;
-    let verdict = analyse(&results);
-    let format = match format {
-        ReportFormat::Page(format) => format,
-        ReportFormat::GithubBenchmark => {
-            let text =
-                crate::export::github_benchmark::render(&github::entries(&results, &verdict));
-            let mut out = crate::output::Writer::new(false);
-            match &args.output {
-                Some(path) => {
-                    out.file("-o", path, text);
-                }
-                None => out.stdout(text),
-            }
-            out.finish()?;
-            return Ok(0);
-        }
-    };
-    let page = args.output.clone().unwrap_or_else(|| default_page(&root));
-    write_page(&verdict, format, &page)?;
-    let mut out = String::new();
-    for line in verdict.summary_lines() {
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out.push_str(&format!("page: {}\n", page.display()));
-    print!("{out}");
-    Ok(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Spread;
 
-    #[test]
-    fn page_format_from_extension() {
-        let f = |p: &str| PageFormat::for_output(Path::new(p));
-        assert_eq!(f("a.html").unwrap(), PageFormat::Html);
-        assert_eq!(f("a.MD").unwrap(), PageFormat::Markdown);
-        assert!(f("a.svg").is_err());
-        assert!(f("a").is_err());
+    fn est(median: f64, half: f64) -> Estimate {
+        Estimate {
+            median,
+            lo: median - half,
+            hi: median + half,
+        }
+    }
+
+    fn c(name: &str, median: f64, half: f64) -> (String, Estimate) {
+        (name.to_string(), est(median, half))
     }
 
     #[test]
-    fn links_go_from_the_page_to_the_results() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("criterion");
-        std::fs::create_dir_all(root.join(PAGE_DIR)).unwrap();
-        assert_eq!(link_prefix(&default_page(&root), &root), "../");
-        assert_eq!(link_prefix(&dir.path().join("v.html"), &root), "criterion/");
+    fn a_clear_winner_needs_the_margin_and_clear_intervals() {
+        let (d, best) = rank(&[c("a", 1.00, 0.01), c("b", 0.90, 0.01)], MARGIN).unwrap();
+        assert_eq!(d, Decision::Winner("a".into()));
+        assert_eq!(best.median, 1.00);
+        // 2% ahead with narrow intervals: within the margin, a tie.
+        let (d, _) = rank(&[c("a", 1.00, 0.001), c("b", 0.98, 0.001)], MARGIN).unwrap();
+        assert_eq!(d, Decision::Tie(vec!["a".into(), "b".into()]));
+        // 10% ahead but the intervals overlap: a tie.
+        let (d, _) = rank(&[c("a", 1.00, 0.08), c("b", 0.90, 0.08)], MARGIN).unwrap();
+        assert_eq!(d, Decision::Tie(vec!["a".into(), "b".into()]));
+        // A clearly beaten third is left out of the tie.
+        let (d, _) = rank(
+            &[c("a", 1.00, 0.01), c("b", 0.99, 0.01), c("g", 0.5, 0.01)],
+            MARGIN,
+        )
+        .unwrap();
+        assert_eq!(d, Decision::Tie(vec!["a".into(), "b".into()]));
+        assert!(rank(&[c("a", f64::NAN, 0.0)], MARGIN).is_none());
+    }
+
+    #[test]
+    fn the_change_rule_is_the_gates() {
+        assert_eq!(
+            Decision::of_change(&est(1.07, 0.02), 0.03),
+            Some(Decision::Regressed)
+        );
+        assert_eq!(
+            Decision::of_change(&est(0.93, 0.02), 0.03),
+            Some(Decision::Improved)
+        );
+        assert_eq!(
+            Decision::of_change(&est(1.0, 0.01), 0.03),
+            Some(Decision::Unchanged)
+        );
+        assert_eq!(Decision::of_change(&est(1.02, 0.02), 0.03), None);
+        let json = serde_json::to_string(&Decision::Regressed).unwrap();
+        assert_eq!(json, "\"regressed\"");
+    }
+
+    /// A row of `executor` at `workers` with this speedup, ceiling and efficiency vs ceiling.
+    fn row(wl: &str, executor: &str, workers: usize, s: f64, ceil: f64, waits: bool) -> RunResult {
+        let mut r = RunResult::new(wl, executor, workers, (16, 1), Spread::of(&[0.01]));
+        r.waits = waits;
+        r.speedup = Some(est(s, 0.01));
+        r.ceiling = Some(est(ceil, 0.01));
+        r.efficiency_vs_ceiling = Some(est(s / ceil, 0.005));
+        r
+    }
+
+    #[test]
+    fn compute_bound_work_quotes_the_ceiling_and_names_the_tie() {
+        let rows = vec![
+            row("cpu", "serial", 1, 1.0, 1.0, false),
+            row("cpu", "threads", 1, 0.99, 1.0, false),
+            row("cpu", "pool", 1, 1.0, 1.0, false),
+            row("cpu", "threads", 2, 1.90, 1.95, false),
+            row("cpu", "pool", 2, 1.91, 1.95, false),
+            row("cpu", "gil", 2, 1.00, 1.95, false),
+            row("cpu", "threads", 4, 1.91, 1.95, false),
+            row("cpu", "pool", 4, 1.90, 1.95, false),
+        ];
+        let v = &analyse(&rows)[0];
+        assert_eq!(v.headline, Some(2));
+        assert_eq!(
+            v.columns[1].decision,
+            Decision::Tie(vec!["pool".into(), "threads".into()])
+        );
+        assert!(
+            v.sentence.contains("pool and threads tie at 2 workers"),
+            "{}",
+            v.sentence
+        );
+        assert!(
+            v.sentence.contains("of the measured ceiling of 1.95x"),
+            "{}",
+            v.sentence
+        );
+        assert!(
+            v.sentence.contains("gil (best 1.00x) does not scale"),
+            "{}",
+            v.sentence
+        );
+    }
+
+    #[test]
+    fn a_wide_interval_at_the_top_does_not_pull_the_headline_to_one_worker() {
+        let mut rows = vec![
+            row("dot", "rayon", 1, 0.99, 1.0, false),
+            row("dot", "gil", 1, 1.01, 1.0, false),
+            row("dot", "rayon", 2, 1.89, 1.99, false),
+            row("dot", "gil", 2, 1.88, 2.0, false),
+        ];
+        rows[2].speedup = Some(Estimate {
+            median: 1.89,
+            lo: 0.96,
+            hi: 1.94,
+        });
+        let v = &analyse(&rows)[0];
+        assert_eq!(v.headline, Some(2), "{}", v.sentence);
+        assert!(v.sentence.contains("tie at 2 workers"), "{}", v.sentence);
+    }
+
+    #[test]
+    fn a_clear_winner_is_named_and_work_that_waits_is_judged_against_its_ideal() {
+        let rows = vec![
+            row("api", "threads", 8, 7.5, 1.9, true),
+            row("api", "async", 8, 7.9, 1.9, true),
+            row("api", "threads", 2, 1.9, 1.9, true),
+            row("api", "async", 2, 1.95, 1.9, true),
+        ];
+        let v = &analyse(&rows)[0];
+        assert_eq!(v.headline, Some(8));
+        assert_eq!(v.columns[1].decision, Decision::Winner("async".into()));
+        assert!(
+            v.sentence.contains("async wins at 8 workers"),
+            "{}",
+            v.sentence
+        );
+        assert!(v.sentence.contains("of the ideal 8x"), "{}", v.sentence);
+        assert!(!v.sentence.contains("ceiling"), "{}", v.sentence);
+        // Within the margin: a tie, not a win.
+        let rows = vec![
+            row("api", "threads", 8, 7.70, 1.9, true),
+            row("api", "rayon", 8, 7.80, 1.9, true),
+        ];
+        let v = &analyse(&rows)[0];
+        assert_eq!(
+            v.columns[0].decision,
+            Decision::Tie(vec!["rayon".into(), "threads".into()])
+        );
     }
 }

@@ -250,3 +250,126 @@ impl LeakCheck {
         );
     }
 }
+
+/// A Criterion result directory made by hand, as `cargo bench` leaves it: Criterion's
+/// `sample.json` and `benchmark.json`, and parbench's sidecar of paired rounds.
+pub mod criterion_fixture {
+    use parbench::criterion::sidecar::{Meta, Sidecar};
+    use parbench::engine::probe::{Core, Sample};
+    use parbench::engine::rounds::{Host, Rounds};
+    use parbench::engine::Measured;
+    use parbench::measure::{Batch, Counters};
+    use parbench::report::BenchId;
+    use std::path::Path;
+
+    /// 30 rounds in 10 blocks: the baseline takes `serial_s`, the executor `serial_s /
+    /// speedup` (+-1% from round to round), and the probe finds c cores each at `ceiling / c`
+    /// of the one-core rate (no probe at one worker).
+    pub fn rounds(workers: usize, speedup: f64, ceiling: f64) -> Rounds {
+        let c = workers.min(2);
+        let mut r = Rounds::default();
+        for i in 0..30 {
+            if i % 3 == 0 {
+                r.begin_block();
+            }
+            let jitter = 1.0 + 0.01 * ((i % 5) as f64 - 2.0) / 2.0;
+            let serial_s = 0.020;
+            let batch = Measured {
+                batch: Batch {
+                    results: Vec::new(),
+                    records: Vec::new(),
+                    wall_s: serial_s / speedup * jitter,
+                    counters: Counters::default(),
+                },
+                cpu_s: serial_s,
+            };
+            let host = (c > 1).then(|| {
+                Host::new(
+                    Sample {
+                        alone: 1.0,
+                        many: vec![Core::at(ceiling / c as f64); c],
+                    },
+                    &[serial_s / 8.0; 8],
+                )
+            });
+            r.push(serial_s, batch, host);
+        }
+        r
+    }
+
+    /// Writes one benchmark under `root`: `id` (`cpu/threads/2`), `profile`, the rounds of
+    /// [`rounds`], with a sidecar unless `sidecar` is false.
+    pub fn write(root: &Path, id: &str, profile: &str, speedup: f64, ceiling: f64, sidecar: bool) {
+        let id: BenchId = id.parse().unwrap();
+        let new = parbench::criterion::result_dir(root, &id);
+        std::fs::create_dir_all(&new).unwrap();
+        let rounds = rounds(id.workers, speedup, ceiling);
+        let ns: Vec<u64> = rounds
+            .batches
+            .iter()
+            .map(|m| (m.batch.wall_s * 1e9) as u64)
+            .collect();
+        let sample = serde_json::json!({
+            "sampling_mode": "Flat",
+            "iters": vec![1.0; ns.len() - 1],
+            "times": ns[1..].iter().map(|n| *n as f64).collect::<Vec<f64>>(),
+        });
+        std::fs::write(new.join("sample.json"), sample.to_string()).unwrap();
+        let bench = serde_json::json!({
+            "group_id": id.workload, "function_id": id.executor,
+            "value_str": id.workers.to_string(), "full_id": id.to_string(),
+            "directory_name": id.to_string(), "title": id.to_string(),
+        });
+        std::fs::write(new.join("benchmark.json"), bench.to_string()).unwrap();
+        if !sidecar {
+            return;
+        }
+        let mut params = parbench::workload::defaults(&id.workload).unwrap();
+        if profile == "quick" {
+            params.size /= 16;
+        }
+        let meta = Meta {
+            waits: matches!(id.workload.as_str(), "api" | "io"),
+            id,
+            profile: profile.to_string(),
+            params,
+            host_cores: 2,
+            ideal_s: None,
+            bytes_per_task: None,
+            checksum: 7,
+            run_started_ns: 1,
+            commit: None,
+        };
+        parbench::criterion::write(root, &Sidecar::new(meta, &rounds, ns)).unwrap();
+    }
+
+    /// A full run of one workload: serial, and threads, pool and gil at 1 and 2 workers.
+    pub fn full_run(root: &Path, workload: &str) {
+        write(
+            root,
+            &format!("{workload}/serial/1"),
+            "default",
+            1.0,
+            1.0,
+            true,
+        );
+        for (e, s2) in [("threads", 1.90), ("pool", 1.91), ("gil", 1.0)] {
+            write(
+                root,
+                &format!("{workload}/{e}/1"),
+                "default",
+                1.0,
+                1.0,
+                true,
+            );
+            write(
+                root,
+                &format!("{workload}/{e}/2"),
+                "default",
+                s2,
+                1.95,
+                true,
+            );
+        }
+    }
+}
