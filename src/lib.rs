@@ -22,6 +22,7 @@ pub mod measure;
 pub mod output;
 pub mod plot;
 pub mod progress;
+pub mod refusal;
 pub mod report;
 pub mod serve;
 pub mod stats;

@@ -414,7 +414,7 @@ impl BatchBuilder {
     pub fn set(&mut self, result: Result<TaskOutput, TaskError>, record: TaskRecord) {
         if result.is_err() {
             // A client's EOF may be a server out of descriptors: look while it still is.
-            crate::limits::watch_failure();
+            crate::refusal::watch_failure();
         }
         let i = record.task;
         self.results[i] = Some(result);

@@ -227,7 +227,7 @@ pub struct Machine {
     pub placement: Option<Vec<usize>>,
     /// The Python interpreter the py-* executors ran, when any ran.
     #[serde(default)]
-    pub python: Option<crate::executor::python::Interpreter>,
+    pub python: Option<Interpreter>,
 }
 
 /// A whole sweep: the machine and every configuration's result.
@@ -241,4 +241,30 @@ pub struct Report {
     /// holds every configuration with at least one whole block of rounds.
     #[serde(default)]
     pub partial: bool,
+}
+
+/// A CPython interpreter that the py-* executors ran, as probed once per interpreter and
+/// process (`executor::python::describe`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interpreter {
+    /// `platform.python_version()`.
+    pub version: String,
+    /// `sys.implementation.name`.
+    pub implementation: String,
+    /// `sys.executable`.
+    pub executable: String,
+    /// False on a free-threaded build running without the GIL (`sys._is_gil_enabled()`).
+    pub gil_enabled: bool,
+    /// `sys.getswitchinterval()` at start-up, in seconds.
+    pub switch_interval_s: f64,
+    /// True when `concurrent.futures.InterpreterPoolExecutor` exists (3.14+).
+    pub interpreters: bool,
+    /// numpy's version, when it imports.
+    pub numpy: Option<String>,
+    /// Why numpy does not import.
+    pub numpy_error: Option<String>,
+    /// numpy's BLAS, as far as the interpreter can tell.
+    pub blas: Option<String>,
+    /// The BLAS's default thread count (py-* set it to `--inner-threads` for dot).
+    pub blas_threads: Option<u64>,
 }

@@ -5,6 +5,9 @@
 /// Largest worker count accepted: above this a run measures the OS, not the executor.
 pub const MAX_WORKERS: usize = 1024;
 
+/// Default per-task timeout of the process executors: a stalled worker is killed after it.
+pub const DEFAULT_TASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Hooks an executor offers to the code of a task. Only the simulated GIL implements them;
 /// for every other executor they are a `None` check that costs nothing.
 pub trait Interpreter: Sync {

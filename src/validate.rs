@@ -27,8 +27,8 @@ pub const MAX_NAME_BYTES: usize = 100;
 pub const MIN_TASK_TIMEOUT_S: f64 = 0.001;
 /// Longest per-task timeout of the process executor (`--task-timeout-s`): one day.
 pub const MAX_TASK_TIMEOUT_S: f64 = 86_400.0;
-/// Default per-task timeout of the process executor: a stalled worker is killed after it.
-pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default per-task timeout of the process executors (kept in `task`, below the executors).
+pub const DEFAULT_TASK_TIMEOUT: Duration = crate::task::DEFAULT_TASK_TIMEOUT;
 
 /// Checks `--repeat`: 1..=[`MAX_REPEAT`].
 pub fn repeat(repeat: usize) -> Result<usize, UsageError> {

@@ -131,7 +131,7 @@ impl ExecOptions {
             workers,
             worker_exe: None,
             switch_interval: Duration::from_millis(5),
-            task_timeout: crate::validate::DEFAULT_TASK_TIMEOUT,
+            task_timeout: crate::task::DEFAULT_TASK_TIMEOUT,
             placement: crate::system::Placement::Os,
         }
     }

@@ -17,7 +17,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     quick: super::quick_linear,
     open,
     // A loop: no descriptor, no thread, inputs of a few bytes.
-    demand: |p| check(p).map(|()| crate::limits::Demand::default()),
+    demand: |p| check(p).map(|()| crate::workload::Demand::default()),
 };
 
 /// Steps between two check points of the simulated GIL: cheap enough not to show, frequent

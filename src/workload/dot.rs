@@ -35,7 +35,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     // threads.
     demand: |p| {
         check(p)?;
-        Ok(crate::limits::Demand {
+        Ok(crate::workload::Demand {
             threads_per_task: (p.inner_threads as u64).saturating_sub(1),
             input_bytes: input_bytes(p),
             bytes_per_task: 8 * p.size.saturating_mul(p.size),

@@ -21,7 +21,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     // Each task holds its file open while it writes it.
     demand: |p| {
         check(p)?;
-        Ok(crate::limits::Demand {
+        Ok(crate::workload::Demand {
             fds_per_task: 1,
             input_bytes: input_bytes(p),
             ..Default::default()

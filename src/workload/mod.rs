@@ -150,6 +150,30 @@ pub trait Workload: Send + Sync {
     }
 }
 
+/// What a workload asks of the operating system, from its parameters alone (nothing is
+/// opened to find out). Counts are per task in flight unless named otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Demand {
+    /// Descriptors a task holds where it runs (api: its client socket; io: its file).
+    pub fds_per_task: u64,
+    /// Descriptors a task holds in the process that owns the workload, wherever the task runs
+    /// (api: the server's side of the connection).
+    pub server_fds_per_task: u64,
+    /// Threads the workload's server runs, whatever the load.
+    pub server_threads: u64,
+    /// Threads a task adds in the process that owns the workload (mockito: one per response).
+    pub server_threads_per_task: u64,
+    /// Threads a task adds where it runs (dot: its kernel's extra threads).
+    pub threads_per_task: u64,
+    /// Bytes the batch's inputs hold, every task's together.
+    pub input_bytes: u64,
+    /// Bytes a task holds beyond its input (api: the body in the server and in the client).
+    pub bytes_per_task: u64,
+    /// Local ports a task holds (api on a server that closes every connection: each request
+    /// is a new connection from a new ephemeral port).
+    pub ports_per_task: u64,
+}
+
 /// A registry entry: how to describe and open a workload.
 pub struct WorkloadInfo {
     /// CLI name.
@@ -169,7 +193,7 @@ pub struct WorkloadInfo {
     /// What a batch asks of the operating system (descriptors, threads, memory, ports), from
     /// the parameters alone, for the limit checks before any work ([`crate::limits`]); first
     /// it checks the parameters' own bounds, as `open` does, so those are named first.
-    pub demand: fn(&Params) -> Result<crate::limits::Demand, UsageError>,
+    pub demand: fn(&Params) -> Result<Demand, UsageError>,
 }
 
 /// Every workload, in the order the CLI and the benches show them.

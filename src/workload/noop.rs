@@ -17,7 +17,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     open,
     demand: |p| {
         check(p)?;
-        Ok(crate::limits::Demand {
+        Ok(crate::workload::Demand {
             input_bytes: input_bytes(p),
             ..Default::default()
         })

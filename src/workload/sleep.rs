@@ -21,7 +21,7 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
     open,
     demand: |p| {
         check(p)?;
-        Ok(crate::limits::Demand::default())
+        Ok(crate::workload::Demand::default())
     },
 };
 

@@ -181,7 +181,7 @@ impl ProcessPool {
             zero_copy: true,
             pipe_bytes: Some(PIPE_BYTES),
             start_timeout: Duration::from_secs(30),
-            task_timeout: crate::validate::DEFAULT_TASK_TIMEOUT,
+            task_timeout: crate::task::DEFAULT_TASK_TIMEOUT,
             grace: Duration::from_secs(2),
             placement: Placement::Os,
         }

@@ -18,7 +18,6 @@ use crate::measure::{
     TaskRecord,
 };
 use crate::workload::Params;
-use serde::{Deserialize, Serialize};
 use session::{Broken, Reply, Session};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -150,30 +149,9 @@ pub fn choose(path: Option<&Path>, flag: &str) -> Result<(), UsageError> {
         .map_err(|e| UsageError::new(format!("{flag} {}: {e}", path.display())))
 }
 
-/// What the chosen interpreter is, probed once per interpreter and process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Interpreter {
-    /// `platform.python_version()`.
-    pub version: String,
-    /// `sys.implementation.name`.
-    pub implementation: String,
-    /// `sys.executable`.
-    pub executable: String,
-    /// False on a free-threaded build running without the GIL (`sys._is_gil_enabled()`).
-    pub gil_enabled: bool,
-    /// `sys.getswitchinterval()` at start-up, in seconds.
-    pub switch_interval_s: f64,
-    /// True when `concurrent.futures.InterpreterPoolExecutor` exists (3.14+).
-    pub interpreters: bool,
-    /// numpy's version, when it imports.
-    pub numpy: Option<String>,
-    /// Why numpy does not import.
-    pub numpy_error: Option<String>,
-    /// numpy's BLAS, as far as the interpreter can tell.
-    pub blas: Option<String>,
-    /// The BLAS's default thread count (py-* set it to `--inner-threads` for dot).
-    pub blas_threads: Option<u64>,
-}
+/// What the chosen interpreter is (the report's record of it, defined there so that the
+/// report need not reach up into the executors).
+pub use crate::report::Interpreter;
 
 /// The chosen interpreter's description, or why it cannot serve.
 pub fn describe() -> std::result::Result<Interpreter, String> {

@@ -152,7 +152,7 @@ async fn serve(
                 // briefly rather than spin, and keep serving; an exhaustion is recorded, so
                 // the run's error names it rather than the clients' symptom.
                 Err(e) => {
-                    crate::limits::note_refusal("the keep-alive server's accept", &e);
+                    crate::refusal::note_refusal("the keep-alive server's accept", &e);
                     tokio::time::sleep(Duration::from_millis(1)).await;
                     continue;
                 }

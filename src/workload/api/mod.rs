@@ -38,11 +38,11 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
 /// mockito answers each request on a thread of its own and closes the connection, so each
 /// request is a new connection from a new local port; the keep-alive server runs a thread
 /// per core plus its accept and alarm threads, and its connections are reused.
-fn demand(p: &Params) -> Result<crate::limits::Demand, UsageError> {
+fn demand(p: &Params) -> Result<crate::workload::Demand, UsageError> {
     check(p)?;
     let mockito = u64::from(p.server == ServerKind::Mockito);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    Ok(crate::limits::Demand {
+    Ok(crate::workload::Demand {
         fds_per_task: 1,
         server_fds_per_task: 1,
         server_threads: if mockito == 1 { 1 } else { cores + 2 },
