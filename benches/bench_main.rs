@@ -99,17 +99,7 @@ pub fn run_started_ns() -> u64 {
 pub fn commit() -> Option<String> {
     static COMMIT: OnceLock<Option<String>> = OnceLock::new();
     COMMIT
-        .get_or_init(|| {
-            let out = std::process::Command::new("git")
-                .args(["rev-parse", "--short=12", "HEAD"])
-                .stderr(std::process::Stdio::null())
-                .output()
-                .ok()?;
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-                .filter(|s| !s.is_empty())
-        })
+        .get_or_init(parbench::engine::sweep::git_commit)
         .clone()
 }
 

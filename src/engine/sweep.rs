@@ -531,7 +531,8 @@ pub fn machine(cfg: &SweepConfig) -> Machine {
     }
 }
 
-fn git_commit() -> Option<String> {
+/// The short commit of the working tree (`git rev-parse`), when there is one.
+pub fn git_commit() -> Option<String> {
     let out = std::process::Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .stderr(std::process::Stdio::null())
