@@ -8,9 +8,9 @@
 //! one allows it, and otherwise refuses in one line naming the limit, what the run needs and
 //! what to do (exit 2).
 //!
-//! During: a failed task samples this process's descriptors ([`watch_failure`]), a server
-//! reports the connections it could not accept ([`note_refusal`]) (both in
-//! [`crate::refusal`], below the workloads that call them), and [`explain`] puts the cause
+//! During: a failed task samples this process's descriptors
+//! ([`crate::refusal::watch_failure`]), a server reports the connections it could not accept
+//! ([`crate::refusal::note_refusal`]) (both below the workloads that call them), and [`explain`] puts the cause
 //! found in front of the run's error.
 
 use crate::error::{Error, UsageError};

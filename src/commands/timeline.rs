@@ -149,7 +149,7 @@ pub fn command(args: TimelineArgs) -> Result<i32> {
         };
         let summary = summarise_failures(&failures);
         // The limit the OS ran out of, when it did, comes before the tasks' symptom.
-        let cause = crate::limits::cause(&summary)
+        let cause = crate::refusal::cause(&summary)
             .map(|c| format!("{c}: "))
             .unwrap_or_default();
         output::say(&format!(
