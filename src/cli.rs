@@ -102,6 +102,7 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
         match cause.downcast_ref::<Error>() {
             Some(Error::Usage(_)) => return 2,
             Some(Error::Interrupted(sig)) => return interrupt::exit_code(*sig),
+            Some(Error::Fork { code, .. }) => return *code,
             _ => {}
         }
     }
@@ -110,13 +111,18 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
 
 /// Prints an error as exactly one line on stderr.
 pub fn print_error(error: &anyhow::Error) {
+    output::say(&format!("parbench: error: {}", error_line(error)));
+}
+
+/// An error and its causes as one line.
+pub fn error_line(error: &anyhow::Error) -> String {
     let text = format!("{error:#}");
     let one_line: Vec<&str> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    output::say(&format!("parbench: error: {}", one_line.join("; ")));
+    one_line.join("; ")
 }
 
 /// The first line of a clap error, completed with the lines it introduces: clap puts the
@@ -206,7 +212,10 @@ pub fn main() -> i32 {
         // removed. A stop signal decides the exit status whatever the command returned.
         match (outcome, interrupt::signal()) {
             (_, Some(sig)) => {
-                output::say(&format!("parbench: error: {}", Error::Interrupted(sig)));
+                // A fork's parent says it once for the run.
+                if !crate::engine::forks::is_fork() {
+                    output::say(&format!("parbench: error: {}", Error::Interrupted(sig)));
+                }
                 interrupt::exit_code(sig)
             }
             (Ok(code), None) => code,

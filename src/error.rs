@@ -129,6 +129,15 @@ pub enum Error {
     /// process exits 128 + the signal number.
     #[error("interrupted by {}", signal_name(*.0))]
     Interrupted(i32),
+    /// A fork of the run (`--forks`) failed: its own one-line error and its exit status. The
+    /// fork prints nothing; its parent says this.
+    #[error("{message}")]
+    Fork {
+        /// The fork's error, one line.
+        message: String,
+        /// The fork's exit status.
+        code: i32,
+    },
     /// The run reached `--max-time` (seconds) and stopped starting blocks; what it measured
     /// was kept, marked partial.
     #[error("stopped at --max-time {0} s; the results are partial")]

@@ -87,6 +87,46 @@ pub struct RunResult {
     pub serial_fraction: Option<f64>,
     /// Task records of the median repetition: the timeline.
     pub records: Vec<TaskRecord>,
+    /// Every paired round's raw figures, for re-analysis outside parbench (as hyperfine's
+    /// `times`); `None` for rows that ran no rounds of their own (the baselines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<RoundSamples>,
+}
+
+/// The raw figures of a configuration's paired rounds, one entry per round in the order they
+/// ran: what every estimate of the row was computed from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundSamples {
+    /// The block each round belongs to (0, 1, ...): a fresh pool and its rounds.
+    pub block: Vec<usize>,
+    /// The fork (fresh parbench process, `--forks`) each round ran in (0, 1, ...).
+    #[serde(default)]
+    pub fork: Vec<usize>,
+    /// When the round ended, in seconds on one clock for the whole run (its origin is the
+    /// run's first round), so every configuration's rounds share one time axis.
+    pub at_s: Vec<f64>,
+    /// The baseline's batch wall time, in seconds.
+    pub baseline_s: Vec<f64>,
+    /// The executor's batch wall time, in seconds.
+    pub wall_s: Vec<f64>,
+    /// The host's ceiling the probe measured in the round (1.0 where c = 1).
+    pub ceiling: Vec<f64>,
+    /// What the probe saw in each round where c > 1 (empty where c = 1).
+    #[serde(default)]
+    pub hosts: Vec<HostSample>,
+}
+
+/// The probe's measurement in one round, as the result's samples and the Criterion sidecar
+/// record it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostSample {
+    /// Units per second of one core alone.
+    pub alone: f64,
+    /// Each core, `[delay_s, units per second]`: its delay before it ran and its rate while
+    /// all ran together.
+    pub cores: Vec<[f64; 2]>,
+    /// Each task's share of the round's baseline batch.
+    pub shares: Vec<f64>,
 }
 
 impl RunResult {
@@ -125,6 +165,7 @@ impl RunResult {
             counters: Counters::default(),
             serial_fraction: None,
             records: Vec::new(),
+            samples: None,
         }
     }
 }

@@ -15,7 +15,21 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// `parbench ARGS` in the leak check's temporary directory. A `run` measures in this one
+/// process (`--forks 1`): these tests look for its workers, sockets and temporary files by
+/// its pid. The forks' own faults are tested with [`forked`].
 fn parbench(leaks: &LeakCheck, args: &[&str]) -> Command {
+    let mut cmd = Command::new(exe());
+    match args.split_first() {
+        Some((&"run", rest)) => cmd.args(["run", "--forks", "1"]).args(rest),
+        _ => cmd.args(args),
+    };
+    cmd.env("TMPDIR", leaks.tmpdir()).stdin(Stdio::null());
+    cmd
+}
+
+/// `parbench ARGS` in the leak check's temporary directory, a `run` in its default forks.
+fn forked(leaks: &LeakCheck, args: &[&str]) -> Command {
     let mut cmd = Command::new(exe());
     cmd.args(args)
         .env("TMPDIR", leaks.tmpdir())
@@ -820,4 +834,117 @@ fn max_time_keeps_what_the_interleaved_blocks_measured() {
     }
     assert!(stderr.contains("short of their 10000 rounds"), "{stderr}");
     leaks.assert_clean("max-time with interleaved blocks");
+}
+
+#[test]
+fn ctrl_c_between_forks_keeps_what_the_finished_forks_measured() {
+    // Five forks of a cpu run whose every fork takes a while (10000 rounds would take
+    // minutes): the first fork's report is read, Ctrl-C reaches the parent only (a `kill`
+    // names one process), the parent passes it on to the running fork, merges what it has and
+    // writes it, marked partial, exit 130, nothing left behind.
+    let _guard = one_at_a_time();
+    let leaks = LeakCheck::start();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("out.json");
+    let mut child = forked(
+        &leaks,
+        &[
+            "run",
+            "-w",
+            "cpu",
+            "-e",
+            "threads",
+            "-n",
+            "2",
+            "--tasks",
+            "2",
+            "--size",
+            "10000",
+            "-r",
+            "10000",
+            "--budget-s",
+            "0",
+            "-f",
+            "json",
+            "-q",
+            "-o",
+        ],
+    )
+    .arg(&out)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    // The first fork is running once the parent has a child process.
+    let parent = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while common::children_of(parent).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let forks = common::children_of(parent);
+    assert!(!forks.is_empty(), "a fork started");
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(parent as i32, libc::SIGINT) }, 0);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    // One error line for the run (the fork says nothing); the host note may come before it.
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(
+        errors,
+        ["parbench: error: interrupted by SIGINT"],
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("out.json written")).unwrap();
+    assert_eq!(doc["partial"], true, "{doc}");
+    // Whatever the fork finished before the signal (a loaded machine may not have finished
+    // a block) is there, with its whole blocks.
+    for r in doc["results"].as_array().unwrap() {
+        if r["executor"] == "threads" {
+            assert!(r["rounds"].as_u64().unwrap() >= 3, "{doc}");
+        }
+    }
+    for pid in forks {
+        assert!(!common::is_live_parbench(pid), "fork {pid} ended");
+    }
+    leaks.assert_clean("ctrl-c between forks");
+}
+
+#[test]
+fn a_fork_that_fails_is_one_line_from_its_parent() {
+    // Every fork inherits a file size limit too small for io's files: the first fork's batch
+    // fails, and the run says so once, as a run in one process would, exit 1.
+    let _guard = one_at_a_time();
+    let leaks = LeakCheck::start();
+    let mut cmd = forked(
+        &leaks,
+        &[
+            "run",
+            "-w",
+            "io",
+            "-e",
+            "threads",
+            "-n",
+            "2",
+            "--tasks",
+            "3",
+            "--size",
+            "200000",
+            "-r",
+            "1",
+            "--budget-s",
+            "0",
+            "-q",
+        ],
+    );
+    limit_in_child(&mut cmd, libc::RLIMIT_FSIZE, 100_000);
+    let out = cmd.output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_clean_line("failed fork", &out.stderr);
+    assert!(line.contains("3 of 3 tasks failed"), "{line}");
+    leaks.assert_clean("failed fork");
 }

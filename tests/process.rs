@@ -538,6 +538,8 @@ fn a_killed_parent_takes_its_workers_along() {
     let mut run = std::process::Command::new(EXE)
         .args([
             "run", "-w", "cpu", "-e", "process", "-n", "2", "-r", "12", "-q",
+            // The workers are this process's own children, not a fork's.
+            "--forks", "1",
         ])
         .args(["--tasks", "4", "--size", "10000000"])
         .stdout(std::process::Stdio::null())

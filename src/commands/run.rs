@@ -2,6 +2,7 @@
 //! speedups with their intervals beside the host's measured ceiling.
 
 use super::{executor_names, worker_counts, workload_names, ExecArgs};
+use crate::engine::forks::{self, Child};
 use crate::engine::rounds::Policy;
 use crate::engine::sweep::{self, Event, SweepConfig};
 use crate::error::{Error, UsageError};
@@ -38,6 +39,12 @@ pub struct RunArgs {
     /// each workload draws its share of what is left.
     #[arg(long, default_value_t = 140.0)]
     pub budget_s: f64,
+    /// Fresh parbench processes the run is measured in (1..=20), one after another, each with
+    /// its share of the rounds and the budget; the intervals count the variation between
+    /// them, which one process cannot show (docs/method.md, "Forks"). 1 measures in this
+    /// process.
+    #[arg(long, default_value_t = crate::engine::forks::DEFAULT_FORKS)]
+    pub forks: usize,
     /// Stop the whole run after this many seconds (1..=86400): no new block starts, and every
     /// configuration with at least one block is written, marked partial.
     #[arg(long)]
@@ -105,14 +112,19 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     let exporter = export::find(&args.format)?;
     let policy = Policy::new(args.repeat, args.budget_s)?;
     let max_time = args.max_time.map(max_time).transpose()?;
-    check_outputs(&args)?;
+    let fork_count = forks::check(args.forks)?;
+    // A fork of a parent run: measure its share quietly and write the report for the parent.
+    let fork = Child::from_env()?;
+    if fork.is_none() {
+        check_outputs(&args)?;
+    }
     for w in &workloads {
         args.params.params_for(w)?;
     }
     // py-* dot without numpy: declined in one line each, the other workloads still run.
     for e in executors
         .iter()
-        .filter(|e| crate::executor::family_of(e).is_some())
+        .filter(|e| fork.is_none() && crate::executor::family_of(e).is_some())
     {
         for w in &workloads {
             if let Some(why) = crate::executor::unavailable(e, Some(w)) {
@@ -120,7 +132,7 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    if let Some(py) = crate::executor::python_free_threaded(&executors) {
+    if let Some(py) = crate::executor::python_free_threaded(&executors).filter(|_| fork.is_none()) {
         output::say(&format!("parbench: note: {py}"));
     }
     let mut cfg = SweepConfig::new(workloads, executors, workers);
@@ -141,36 +153,49 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     // The OS limits last: a typo is still named first, and no pool or server exists yet.
     let (configs, probe_threads) = limits::of_sweep(&cfg)?;
     limits::check(&configs, probe_threads)?;
+    if let Some(fork) = fork {
+        return run_fork(cfg, &fork);
+    }
     let mut progress = Progress::timed(cfg.budget(), args.quiet);
     let started = std::time::Instant::now();
     let budget = cfg.budget();
-    let sweep::Outcome { report, stopped } = sweep::sweep(&cfg, &mut |event| match event {
-        Event::Workload(name, cost) => {
-            // Known once the workload's serial batch has run: this workload's cost, then
-            // what is left of the budget after it.
-            let now = started.elapsed();
-            let after = budget.saturating_sub(now.saturating_add(cost));
-            let left = cost.saturating_add(after);
-            progress.plan(now.saturating_add(left));
-            if left.as_secs_f64() > 60.0 && !args.quiet {
-                progress.suspend(|| {
-                    output::say(&format!(
-                        "parbench: {name}: the run needs about {} more",
-                        indicatif::HumanDuration(left)
-                    ))
-                });
+    let (report, stopped) = if fork_count > 1 {
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+        let forks::Forked { report, stopped } = forks::run(&cfg, &argv, fork_count, &mut |i| {
+            progress.message(format!("fork {} of {fork_count}", i + 1));
+            progress.tick(started.elapsed());
+        });
+        (report, stopped)
+    } else {
+        let sweep::Outcome { report, stopped } = sweep::sweep(&cfg, &mut |event| match event {
+            Event::Workload(name, cost) => {
+                // Known once the workload's serial batch has run: this workload's cost, then
+                // what is left of the budget after it.
+                let now = started.elapsed();
+                let after = budget.saturating_sub(now.saturating_add(cost));
+                let left = cost.saturating_add(after);
+                progress.plan(now.saturating_add(left));
+                if left.as_secs_f64() > 60.0 && !args.quiet {
+                    progress.suspend(|| {
+                        output::say(&format!(
+                            "parbench: {name}: the run needs about {} more",
+                            indicatif::HumanDuration(left)
+                        ))
+                    });
+                }
             }
-        }
-        Event::Block(label, block, minimum) => progress.message(format!(
-            "{label}: block {block}{}",
-            if minimum {
-                ""
-            } else {
-                ", interval still wider than the target"
-            }
-        )),
-        Event::Round(..) => progress.tick(started.elapsed()),
-    });
+            Event::Block(label, block, minimum) => progress.message(format!(
+                "{label}: block {block}{}",
+                if minimum {
+                    ""
+                } else {
+                    ", interval still wider than the target"
+                }
+            )),
+            Event::Round(..) => progress.tick(started.elapsed()),
+        });
+        (report, stopped)
+    };
     progress.finish();
     // A stop signal that reached the workers too shows up first as failed tasks: it is still
     // the signal. A run that stopped early still writes what it finished, marked partial.
@@ -236,6 +261,21 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
         // The user bounded the run: what it measured is the answer asked for.
         Some(Error::MaxTime(_)) | None => Ok(0),
         Some(e) => Err(limits::explain(e)),
+    }
+}
+
+/// Runs one fork of a parent's run: its share of the rounds and the budget, no output but
+/// the report for the parent (written whole or partial), and its error on stderr.
+fn run_fork(mut cfg: SweepConfig, fork: &Child) -> anyhow::Result<i32> {
+    cfg.policy = fork.policy(cfg.policy);
+    if fork.left.is_some() {
+        cfg.max_time = fork.left;
+    }
+    let sweep::Outcome { report, stopped } = sweep::sweep(&cfg, &mut |_| {});
+    fork.write(&report)?;
+    match stopped {
+        Some(Error::MaxTime(_)) | None => Ok(0),
+        Some(e) => Ok(fork.fail(&limits::explain(e))),
     }
 }
 

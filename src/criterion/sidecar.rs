@@ -8,7 +8,6 @@
 //! rounds by the engine's own [`Rounds`], so the page, `parbench report` and `parbench run`
 //! share one set of estimators.
 
-use crate::engine::probe::{Core, Sample};
 use crate::engine::rounds::{Host, Rounds};
 use crate::engine::Measured;
 use crate::measure::{Batch, Counters};
@@ -67,6 +66,10 @@ pub struct Sidecar {
 pub struct Round {
     /// The block (0, 1, ...): a fresh pool and a few rounds.
     pub block: usize,
+    /// When the round ended, seconds on the run's clock ([`Rounds::at_s`]); 0 in files
+    /// written before it was recorded, whose rounds then fall in one window.
+    #[serde(default)]
+    pub at_s: f64,
     /// The baseline (serial) batch, seconds.
     pub baseline_s: f64,
     /// The executor's batch, seconds.
@@ -77,16 +80,8 @@ pub struct Round {
     pub probe: Option<Probe>,
 }
 
-/// The probe's measurement in one round.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Probe {
-    /// Units per second of the calling thread alone on the baseline's core.
-    pub alone: f64,
-    /// Each spinner: `[delay_s, units per second]`.
-    pub cores: Vec<[f64; 2]>,
-    /// Each task's share of the round's baseline batch.
-    pub shares: Vec<f64>,
-}
+/// The probe's measurement in one round: one type with the result's samples.
+pub use crate::report::HostSample as Probe;
 
 /// What a sidecar records besides the rounds, known to the caller that measured them.
 #[derive(Debug, Clone)]
@@ -117,18 +112,15 @@ impl Sidecar {
     /// The sidecar of `rounds`, measured for `meta`, with the times handed to Criterion.
     pub fn new(meta: Meta, rounds: &Rounds, criterion_ns: Vec<u64>) -> Sidecar {
         let c = meta.id.workers.min(meta.host_cores).max(1);
-        let hosts = rounds.hosts();
+        let mut hosts = rounds.host_samples().into_iter();
         let records = (0..rounds.len())
             .map(|i| Round {
                 block: rounds.block_of()[i],
+                at_s: rounds.at_s()[i],
                 baseline_s: rounds.baseline_s[i],
                 executor_s: rounds.batches[i].batch.wall_s,
                 cpu_s: rounds.batches[i].cpu_s,
-                probe: hosts.get(i).map(|h| Probe {
-                    alone: h.probe.alone,
-                    cores: h.probe.many.iter().map(|c| [c.delay_s, c.rate]).collect(),
-                    shares: h.shares.clone(),
-                }),
+                probe: hosts.next(),
             })
             .collect();
         Sidecar {
@@ -177,21 +169,8 @@ impl Sidecar {
                 },
                 cpu_s: r.cpu_s,
             };
-            let host = r.probe.as_ref().map(|p| Host {
-                probe: Sample {
-                    alone: p.alone,
-                    many: p
-                        .cores
-                        .iter()
-                        .map(|[delay_s, rate]| Core {
-                            delay_s: *delay_s,
-                            rate: *rate,
-                        })
-                        .collect(),
-                },
-                shares: p.shares.clone(),
-            });
-            rounds.push(r.baseline_s, batch, host);
+            let host = r.probe.as_ref().map(Host::from_sample);
+            rounds.push_at(r.at_s, r.baseline_s, batch, host);
         }
         rounds
     }

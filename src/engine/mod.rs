@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub mod analysis;
+pub mod forks;
 pub mod paired;
 pub mod probe;
 pub mod rounds;

@@ -34,6 +34,16 @@ pub const FULL_SHARE: f64 = 0.9;
 pub const FULL_BLOCKS: usize = 3;
 /// See [`FULL_BLOCKS`].
 pub const FULL_ROUNDS: usize = 2 * BLOCK_ROUNDS;
+/// Seconds of the run's clock that make one cluster of rounds for the intervals. The host's
+/// phases (a vCPU at half speed, two vCPUs giving one core) last seconds, so rounds a few
+/// seconds apart share them whatever block they came from: clustered by block, the ten
+/// blocks of a quiet ten-second run counted as ten draws of the host and gave intervals
+/// that the next run missed (measured: 40 of 45 pairs of runs overlapped for process).
+/// Clustered by window, a figure's interval counts how many of the host's phases it saw.
+pub const WINDOW_S: f64 = 5.0;
+/// Windows a configuration's rounds must span before it may stop: with one, the variation
+/// between the host's phases is not measured at all.
+pub const MIN_WINDOWS: usize = 2;
 /// Rounds in a block: long enough that a fresh pool's start and warm-up batch are a small
 /// share of it, short enough that a configuration gets several blocks spread over the run.
 pub const BLOCK_ROUNDS: usize = 3;
@@ -47,6 +57,9 @@ pub struct Policy {
     /// Stop giving a configuration blocks when the blocked 95% interval of its figure to read
     /// is within +-this of its median (0.02 = 2%).
     pub target_half_width: f64,
+    /// Windows of the run's clock a configuration's rounds must span before it may stop
+    /// ([`MIN_WINDOWS`]; 1 in a fork, whose clusters are the forks).
+    pub min_windows: usize,
     /// Time budget of the whole run for blocks beyond every configuration's minimum, pool
     /// restarts included (`--budget-s`). Each workload draws its configurations' share of
     /// what is left, at most [`MAX_PER_CONFIG`] each, so what one leaves unspent passes on.
@@ -58,6 +71,7 @@ impl Default for Policy {
         Policy {
             min_rounds: 10 * BLOCK_ROUNDS,
             target_half_width: 0.02,
+            min_windows: MIN_WINDOWS,
             budget: Duration::from_secs(140),
         }
     }
@@ -96,11 +110,16 @@ impl Policy {
         len.min(MAX_ROUNDS.saturating_sub(done))
     }
 
-    /// True when a configuration with `done` rounds and this interval of its figure to read
-    /// needs no more blocks.
-    pub fn settled(&self, done: usize, figure: &Estimate) -> bool {
+    /// True when a configuration with these rounds and this interval of its figure to read
+    /// needs no more blocks: its minimum is done, its rounds span [`MIN_WINDOWS`] windows of
+    /// the run (its `min_windows`), and the interval is within the target (or the memory
+    /// bound is reached).
+    pub fn settled(&self, rounds: &Rounds, figure: &Estimate) -> bool {
+        let done = rounds.len();
         done >= MAX_ROUNDS
-            || (done >= self.min_rounds && figure.relative_half_width() <= self.target_half_width)
+            || (done >= self.min_rounds
+                && rounds.windows() >= self.min_windows
+                && figure.relative_half_width() <= self.target_half_width)
     }
 }
 
@@ -117,7 +136,21 @@ pub struct Rounds {
     block_of: Vec<usize>,
     /// Blocks begun.
     blocks: usize,
+    /// When each round ended, in seconds on the run's clock ([`run_clock_s`]).
+    at_s: Vec<f64>,
+    /// The process (fork, [`super::forks`]) each round ran in; 0 within one process.
+    process_of: Vec<usize>,
     representative: Option<usize>,
+}
+
+/// Seconds since the process's first round ended: one clock for every configuration of a
+/// run, so that their rounds fall in the same windows ([`WINDOW_S`]).
+pub fn run_clock_s() -> f64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
 }
 
 /// The probe's measurement in one round, and how the round's baseline batch split into tasks.
@@ -130,6 +163,24 @@ pub struct Host {
 }
 
 impl Host {
+    /// The probe's measurement as a result's samples or a sidecar recorded it.
+    pub fn from_sample(s: &crate::report::HostSample) -> Self {
+        Host {
+            probe: Sample {
+                alone: s.alone,
+                many: s
+                    .cores
+                    .iter()
+                    .map(|[delay_s, rate]| probe::Core {
+                        delay_s: *delay_s,
+                        rate: *rate,
+                    })
+                    .collect(),
+            },
+            shares: s.shares.clone(),
+        }
+    }
+
     /// The probe's `sample` with the task durations of the round's baseline batch.
     pub fn new(probe: Sample, task_s: &[f64]) -> Self {
         let total: f64 = task_s.iter().filter(|d| d.is_finite() && **d > 0.0).sum();
@@ -173,20 +224,102 @@ impl Rounds {
         self.blocks += 1;
     }
 
-    /// The blocked interval of per-round `values` (one per round).
-    fn estimate(&self, values: &[f64]) -> Estimate {
-        stats::blocked_median_interval(values, &self.block_of)
+    /// When each round ended, seconds on the run's clock, one per round.
+    pub fn at_s(&self) -> &[f64] {
+        &self.at_s
     }
 
-    /// Adds one round to the current block (the first, if none was begun). `host` is `None`
-    /// where c = 1.
+    /// The window of the run's clock ([`WINDOW_S`]) each round fell in, one per round.
+    fn window_of(&self) -> Vec<usize> {
+        self.at_s
+            .iter()
+            .map(|t| (t.max(0.0) / WINDOW_S) as usize)
+            .collect()
+    }
+
+    /// Windows of the run's clock that the rounds span.
+    pub fn windows(&self) -> usize {
+        let mut w = self.window_of();
+        w.dedup();
+        w.sort_unstable();
+        w.dedup();
+        w.len()
+    }
+
+    /// The cluster of each round for the intervals: its fork where the rounds came from
+    /// several processes ([`super::forks`]: what lasts a process is shared by its rounds);
+    /// else its window of the run's clock; its block where the rounds span fewer than
+    /// [`MIN_WINDOWS`] windows (a run stopped early, or a sidecar written before round times
+    /// were recorded), the finest grain left.
+    fn clusters(&self) -> Vec<usize> {
+        if self.process_of.iter().any(|p| *p != self.process_of[0]) {
+            self.process_of.clone()
+        } else if self.windows() >= MIN_WINDOWS {
+            self.window_of()
+        } else {
+            self.block_of.clone()
+        }
+    }
+
+    /// The clustered interval of per-round `values` (one per round).
+    fn estimate(&self, values: &[f64]) -> Estimate {
+        stats::blocked_median_interval(values, &self.clusters())
+    }
+
+    /// Adds one round to the current block (the first, if none was begun), ending now on
+    /// the run's clock. `host` is `None` where c = 1.
     pub fn push(&mut self, baseline_s: f64, batch: Measured, host: Option<Host>) {
+        self.push_at(run_clock_s(), baseline_s, batch, host);
+    }
+
+    /// [`Rounds::push`] for a round that ended at `at_s` on the run's clock (rounds read
+    /// back from a file).
+    pub fn push_at(&mut self, at_s: f64, baseline_s: f64, batch: Measured, host: Option<Host>) {
+        self.push_in(0, at_s, baseline_s, batch, host);
+    }
+
+    /// [`Rounds::push_at`] for a round measured in fork `process` of a run.
+    pub fn push_in(
+        &mut self,
+        process: usize,
+        at_s: f64,
+        baseline_s: f64,
+        batch: Measured,
+        host: Option<Host>,
+    ) {
+        self.process_of.push(process);
         self.blocks = self.blocks.max(1);
         self.block_of.push(self.blocks - 1);
+        self.at_s.push(at_s);
         self.baseline_s.push(baseline_s);
         self.batches.push(batch);
         self.hosts.extend(host);
         self.keep_representative();
+    }
+
+    /// Every round's raw figures, for the result's `samples`.
+    pub fn samples(&self) -> crate::report::RoundSamples {
+        crate::report::RoundSamples {
+            block: self.block_of.clone(),
+            fork: self.process_of.clone(),
+            at_s: self.at_s.clone(),
+            baseline_s: self.baseline_s.clone(),
+            wall_s: self.batches.iter().map(|m| m.batch.wall_s).collect(),
+            ceiling: self.ceilings(),
+            hosts: self.host_samples(),
+        }
+    }
+
+    /// What the probe saw in each round, as the result's samples and the sidecar record it.
+    pub fn host_samples(&self) -> Vec<crate::report::HostSample> {
+        self.hosts
+            .iter()
+            .map(|h| crate::report::HostSample {
+                alone: h.probe.alone,
+                cores: h.probe.many.iter().map(|c| [c.delay_s, c.rate]).collect(),
+                shares: h.shares.clone(),
+            })
+            .collect()
     }
 
     /// Per-round speedups, baseline_i / executor_i.
@@ -275,20 +408,21 @@ impl Rounds {
         // The rounds whose ceiling (baseline_i / perfect_i) reached FULL_SHARE x c, with their
         // blocks, in one pass over the perfect batches already computed.
         let cores = self.hosts.first().map_or(1, |h| h.probe.many.len());
-        let (full, blocks): (Vec<f64>, Vec<usize>) = per_round
+        let clusters = self.clusters();
+        let (full, (blocks, clusters)): (Vec<f64>, (Vec<usize>, Vec<usize>)) = per_round
             .iter()
             .zip(&self.baseline_s)
             .zip(&perfect)
-            .zip(&self.block_of)
+            .zip(self.block_of.iter().zip(&clusters))
             .filter(|(((_, b), p), _)| *b / *p >= FULL_SHARE * cores as f64)
-            .map(|(((e, _), _), block)| (*e, *block))
+            .map(|(((e, _), _), (block, cluster))| (*e, (*block, *cluster)))
             .unzip();
-        let mut full_blocks = blocks.clone();
+        let mut full_blocks = blocks;
         full_blocks.dedup();
         if full.len() < FULL_ROUNDS || full_blocks.len() < FULL_BLOCKS {
             return self.estimate(&per_round);
         }
-        stats::blocked_median_interval(&full, &blocks)
+        stats::blocked_median_interval(&full, &clusters)
     }
 
     /// The figure a reader should read, with its interval: the speedup for work that waits
@@ -454,7 +588,7 @@ mod tests {
             alone,
             many: rates.iter().map(|&rate| probe::Core::at(rate)).collect(),
         };
-        r.push(b, batch, Some(Host::new(probe, &[b / 8.0; 8])));
+        r.push_at(0.0, b, batch, Some(Host::new(probe, &[b / 8.0; 8])));
     }
 
     /// Rounds made of (baseline s, executor s, ceiling) triples, in blocks of
@@ -487,6 +621,66 @@ mod tests {
         assert_eq!(r.short_rounds(2, 0.9), 0);
     }
 
+    /// Rounds of one worker (no probe) whose speedups are `speedups`, two to a block, the
+    /// i-th ending at `at_s(i)` on the run's clock.
+    fn timed(speedups: &[f64], at_s: impl Fn(usize) -> f64) -> Rounds {
+        let mut r = Rounds::default();
+        for (i, s) in speedups.iter().enumerate() {
+            if i % 2 == 0 {
+                r.begin_block();
+            }
+            let batch = Measured {
+                batch: Batch {
+                    results: Vec::new(),
+                    records: Vec::new(),
+                    wall_s: 0.020 / s,
+                    counters: Counters::default(),
+                },
+                cpu_s: 0.0,
+            };
+            r.push_at(at_s(i), 0.020, batch, None);
+        }
+        r
+    }
+
+    #[test]
+    fn a_shift_that_lasts_a_window_of_the_run_widens_the_interval_as_one_draw() {
+        // 40 rounds over four windows of the run; the host was slower for the whole last
+        // window, across five blocks. By block, those five blocks count as five of twenty
+        // draws; by window, as one of four, and the interval says how little four phases of
+        // the host tell.
+        let speedups: Vec<f64> = (0..40)
+            .map(|i| {
+                if i >= 30 {
+                    0.90
+                } else {
+                    1.0 + 0.001 * (i % 3) as f64
+                }
+            })
+            .collect();
+        let by_window = timed(&speedups, |i| (i / 10) as f64 * WINDOW_S + 0.5);
+        let in_one_window = timed(&speedups, |_| 0.5);
+        assert_eq!(by_window.windows(), 4);
+        assert_eq!(in_one_window.windows(), 1);
+        let (w, b) = (by_window.speedup(), in_one_window.speedup());
+        assert_eq!(
+            w.median, b.median,
+            "the clusters move the interval, not the median"
+        );
+        assert!(w.hi - w.lo > 1.5 * (b.hi - b.lo), "{w:?} vs {b:?}");
+        assert!(w.lo <= 0.90, "{w:?}");
+    }
+
+    #[test]
+    fn windows_that_agree_give_about_the_width_of_blocks_that_agree() {
+        let speedups: Vec<f64> = (0..60).map(|i| 1.0 + 0.01 * (i % 5) as f64).collect();
+        let by_window = timed(&speedups, |i| (i / 6) as f64 * WINDOW_S);
+        let in_one_window = timed(&speedups, |_| 0.0);
+        let (w, b) = (by_window.speedup(), in_one_window.speedup());
+        let ratio = (w.hi - w.lo) / (b.hi - b.lo);
+        assert!((0.8..=2.0).contains(&ratio), "{w:?} vs {b:?}");
+    }
+
     #[test]
     fn one_worker_has_a_ceiling_of_one_and_reads_its_speedup() {
         let mut r = Rounds::default();
@@ -500,7 +694,7 @@ mod tests {
                 },
                 cpu_s: 0.0,
             };
-            r.push(0.020, batch, None);
+            r.push_at(0.0, 0.020, batch, None);
         }
         assert!(close(r.ceiling(), 1.0));
         assert!(close(r.efficiency_vs_ceiling(), 0.020 / 0.021));
@@ -634,10 +828,39 @@ mod tests {
             lo: 0.80,
             hi: 0.99,
         };
-        assert!(!p.settled(7, &narrow), "never fewer than --repeat rounds");
-        assert!(p.settled(8, &narrow));
-        assert!(!p.settled(100, &wide));
-        assert!(p.settled(MAX_ROUNDS, &wide), "the memory bound");
+        // `n` rounds, spread evenly over `span_s` of the run's clock.
+        let spread = |n: usize, span_s: f64| {
+            let mut r = Rounds::default();
+            for i in 0..n {
+                let t = span_s * i as f64 / (n.max(2) - 1) as f64;
+                let batch = Measured {
+                    batch: Batch {
+                        results: Vec::new(),
+                        records: Vec::new(),
+                        wall_s: 0.010,
+                        counters: Counters::default(),
+                    },
+                    cpu_s: 0.0,
+                };
+                r.push_at(t, 0.020, batch, None);
+            }
+            r
+        };
+        let two_windows = WINDOW_S * MIN_WINDOWS as f64 - 1.0;
+        assert!(
+            !p.settled(&spread(7, two_windows), &narrow),
+            "never fewer than --repeat"
+        );
+        assert!(p.settled(&spread(8, two_windows), &narrow));
+        assert!(
+            !p.settled(&spread(8, 1.0), &narrow),
+            "one window of the host's phases measures none of their variation"
+        );
+        assert!(!p.settled(&spread(100, two_windows), &wide));
+        assert!(
+            p.settled(&spread(MAX_ROUNDS, 0.0), &wide),
+            "the memory bound"
+        );
         assert_eq!(p.block_len(MAX_ROUNDS - 2), 2);
         assert!(Policy::new(0, 1.0).is_err());
         assert!(Policy::new(MAX_ROUNDS + 1, 1.0).is_err());

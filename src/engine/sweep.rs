@@ -265,8 +265,7 @@ impl Run<'_> {
                 .enumerate()
                 .filter_map(|(i, c)| {
                     let figure = c.rounds.figure(waits);
-                    (!policy.settled(c.rounds.len(), &figure))
-                        .then(|| (i, figure.relative_half_width()))
+                    (!policy.settled(&c.rounds, &figure)).then(|| (i, figure.relative_half_width()))
                 })
                 .collect();
             if wide.is_empty() {
@@ -447,6 +446,7 @@ fn result_of(cfg: &SweepConfig, bench: &Bench, config: &Config) -> Result<RunRes
     r.efficiency_vs_ceiling = Some(measured.efficiency_vs_ceiling());
     r.rounds = measured.len();
     r.blocks = measured.blocks();
+    r.samples = Some(measured.samples());
     Ok(r)
 }
 

@@ -292,7 +292,7 @@ pub mod criterion_fixture {
                     &[serial_s / 8.0; 8],
                 )
             });
-            r.push(serial_s, batch, host);
+            r.push_at(0.0, serial_s, batch, host);
         }
         r
     }
