@@ -6,9 +6,9 @@
 //! raw bytes, through `vmsplice(2)` when they are large, into pipes grown to 1 MiB.
 //!
 //! One parent thread serves every worker with `poll(2)` on non-blocking pipes: each worker
-//! holds one task ahead in its pipe while more tasks are left than workers, and otherwise
-//! gets its next task the moment its reply arrives (dynamic dispatch near the end of a
-//! batch); large inputs stream to several workers at once, and no thread hand-off sits in
+//! holds one task ahead in its pipe while at least one is left for every worker, and
+//! otherwise gets its next task the moment its reply arrives (dynamic dispatch near the end
+//! of a batch); large inputs stream to several workers at once, and no thread hand-off sits in
 //! the round trip. A worker that dies, closes its pipe or sends garbage fails only the task
 //! it was running, with an error that names the task and the worker's pid, and is replaced
 //! at once; the task waiting behind it goes to another worker.

@@ -1,8 +1,8 @@
 //! The poll loop: one parent thread keeps every worker fed (a task ahead in its pipe while
-//! more are left than workers, then the next one when its reply arrives), reads replies, and
-//! replaces a worker that dies or misbehaves.
+//! enough are left to give one to every worker, then the next one when its reply arrives),
+//! reads replies, and replaces a worker that dies or misbehaves.
 
-use super::pipes::{pollfd, Outgoing};
+use super::pipes::{poll_awake, pollfd, Outgoing, AWAKE};
 use super::protocol::{self, Frame, Kind};
 use super::shm::Segment;
 use super::spawn::State;
@@ -27,6 +27,17 @@ pub(super) enum Loss {
     Timeout(Duration),
     /// Its task did not answer within the task timeout: it is killed, not waited for.
     TaskTimeout(Duration),
+}
+
+/// A failed write to a worker's stdin. EPIPE means the worker closed its end (it exited or
+/// shut the pipe): said as the EOF on its stdout would say it, since which of the two the
+/// parent sees first is a race (a task written ahead makes the write the likelier).
+fn write_failed(e: &std::io::Error) -> Loss {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Loss::Pipe(format!("closed its pipe (stdin write failed: {e})"))
+    } else {
+        Loss::Pipe(format!("stdin write failed: {e}"))
+    }
 }
 
 /// "2 s", "1.5 s", "0.001 s": a timeout as the user typed it.
@@ -68,6 +79,8 @@ pub(super) struct Session<'j> {
     pub(super) shared: u64,
     /// Output bytes taken from the workers' shared memory instead of the pipe.
     pub(super) received_shared: u64,
+    /// When the last task went out: the reply to a short one is waited for awake.
+    pub(super) sent_at: Option<Instant>,
     /// The job's large inputs in shared memory, if it has any and a segment could be made.
     pub(super) segment: Option<Arc<Segment>>,
     /// What the workers used during the batch, as they reported it.
@@ -94,6 +107,7 @@ impl<'j> Session<'j> {
             received: 0,
             shared: 0,
             received_shared: 0,
+            sent_at: None,
             segment: None,
             usage: Usage::default(),
             respawns_left: tasks + workers,
@@ -135,12 +149,13 @@ impl<'j> Session<'j> {
 
 impl ProcessPool {
     /// Gives worker `lane` work: the next task if it is idle and, with `ahead`, one more to
-    /// wait in its pipe behind the running one while more tasks are left than workers. A
-    /// worker then starts its next task without waiting for this thread to hear its reply and
-    /// answer, as ProcessPoolExecutor's call queue holds a task ahead; near the end of a batch
-    /// tasks go only to workers that are free, so a slow core is not handed one early.
+    /// wait in its pipe behind the running one while at least as many tasks are left as
+    /// workers without one waiting. A worker then starts its next task without waiting for
+    /// this thread to hear its reply and answer (on a VM whose cores are both busy that took
+    /// 1.5-2.7 ms), as ProcessPoolExecutor's call queue holds a task ahead. Every worker
+    /// gets one ahead or none does: when fewer are left, they go only to workers that are
+    /// free, so a slow core is not handed one early.
     fn feed(&mut self, lane: usize, s: &mut Session, ahead: bool) {
-        let workers = self.lanes.len();
         loop {
             let Some(w) = self.lanes[lane].as_ref() else {
                 return;
@@ -148,7 +163,10 @@ impl ProcessPool {
             let wanted = match w.state {
                 State::Idle => true,
                 State::Busy { .. } => {
-                    ahead && w.queued.is_none() && !w.out.pending() && s.unsent() > workers
+                    ahead
+                        && w.queued.is_none()
+                        && !w.out.pending()
+                        && s.unsent() >= self.without_ahead()
                 }
                 State::Starting => false,
             };
@@ -160,6 +178,19 @@ impl ProcessPool {
                 return;
             }
         }
+    }
+
+    /// Workers that would take a task now: idle ones, and busy ones with none waiting.
+    fn without_ahead(&self) -> usize {
+        self.lanes
+            .iter()
+            .flatten()
+            .filter(|w| match w.state {
+                State::Idle => true,
+                State::Busy { .. } => w.queued.is_none(),
+                State::Starting => false,
+            })
+            .count()
     }
 
     /// Writes `task` to worker `lane`: it runs it now if idle, or next. False when the worker
@@ -240,10 +271,11 @@ impl ProcessPool {
         match w.flush() {
             Ok(n) => {
                 s.sent += n;
+                s.sent_at = Some(Instant::now());
                 true
             }
             Err(e) => {
-                self.lose(lane, Loss::Pipe(format!("stdin write failed: {e}")), s);
+                self.lose(lane, write_failed(&e), s);
                 false
             }
         }
@@ -457,9 +489,28 @@ impl ProcessPool {
             });
             who.push((usize::MAX, 0, false));
         }
-        let timeout_ms = deadline.map_or(-1, |d| poll_ms(d.saturating_duration_since(now)));
-        // SAFETY: `fds` is a valid array of pollfd of the given length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        // Right after a task went out, wait for its reply awake (see `AWAKE`), but only with a
+        // core to spare: while every core runs a worker this thread would take one from it.
+        let busy = self
+            .lanes
+            .iter()
+            .flatten()
+            .filter(|w| w.state != State::Idle);
+        let awake = s
+            .sent_at
+            .map_or(Duration::ZERO, |t| AWAKE.saturating_sub(t.elapsed()));
+        let ready = if !awake.is_zero() && busy.count() < self.affinity.len() {
+            poll_awake(&mut fds, awake)
+        } else {
+            0
+        };
+        let n = if ready > 0 {
+            ready as i32
+        } else {
+            let timeout_ms = deadline.map_or(-1, |d| poll_ms(d.saturating_duration_since(now)));
+            // SAFETY: `fds` is a valid array of pollfd of the given length.
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }
+        };
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() != std::io::ErrorKind::Interrupted {
@@ -482,7 +533,7 @@ impl ProcessPool {
             if is_stdin {
                 match w.flush() {
                     Ok(n) => s.sent += n,
-                    Err(e) => self.lose(lane, Loss::Pipe(format!("stdin write failed: {e}")), s),
+                    Err(e) => self.lose(lane, write_failed(&e), s),
                 }
                 continue;
             }

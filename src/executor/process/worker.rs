@@ -1,5 +1,6 @@
 //! The worker side: `parbench worker`, one task at a time over stdin/stdout frames.
 
+use super::pipes::{poll_awake, pollfd, AWAKE};
 use super::protocol::{self, FrameReader, Kind, ReadError};
 use super::shm::{map_parent_segment, Mapping, OutSlots, SHARED_MIN};
 use crate::executor::{execute, Ctx};
@@ -224,6 +225,11 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
     // only freed once the parent sends its next frame (it has read the reply whole by then).
     let mut _last_payload: Vec<u8> = Vec::new();
     loop {
+        // The parent's next frame usually follows a reply within microseconds: wait for it
+        // awake rather than put this vCPU to sleep (see `AWAKE`).
+        if !reader.has_staged() {
+            poll_awake(&mut [pollfd(input.as_fd(), libc::POLLIN)], AWAKE);
+        }
         let frame = match reader.read(&mut input) {
             Ok(frame) => frame,
             Err(ReadError::Closed { mid_frame: false }) => return Ok(()),
