@@ -172,6 +172,9 @@ fn warn_unknown() {
         parbench::workload::cpu::SLOWDOWN_ENV,
         parbench::executor::process::FAULT_ENV,
         parbench::executor::process::PARENT_ENV,
+        parbench::executor::python::PYTHON_ENV,
+        parbench::executor::python::MARK_ENV,
+        parbench::executor::python::FAULT_ENV,
     ];
     let sizes: Vec<String> = parbench::workload::names()
         .iter()
