@@ -28,8 +28,8 @@
 //! workload benchmark (not under `--test`, `--list` or a filter that skipped them), with a
 //! timeline of one batch of serial and of the headline executor for each workload measured.
 //!
-//! Every batch is checked: a failed task, or a checksum different from the serial batch's,
-//! stops the run with a panic naming the benchmark. Nothing wrong is ever timed silently.
+//! Every batch is checked: a failed task, or a checksum different from its baseline's
+//! (serial's, or py-serial's), stops the run with a panic naming the benchmark. Nothing wrong is ever timed silently.
 //!
 //! Knobs (environment variables; a bad value panics with a message naming the variable):
 //!

@@ -47,17 +47,21 @@ impl Point {
     }
 }
 
-/// Every registered executor at every swept worker count; an executor that does not scale
-/// (serial, py-serial) appears once, at 1 worker. New registry entries join the sweep by
+/// Every registered executor at every swept worker count (the py-* at their profile's,
+/// [`config::Profile::family_workers`]); an executor that does not scale (serial, py-serial)
+/// appears once, at 1 worker. New registry entries join the sweep by
 /// themselves; [`workload_points`] leaves out those that cannot run a workload here.
 pub fn points() -> Vec<Point> {
     EXECUTORS
         .iter()
         .flat_map(|executor| {
-            let workers = if executor.scales {
-                knobs().workers.clone()
-            } else {
+            let knobs = knobs();
+            let workers = if !executor.scales {
                 vec![1]
+            } else if executor::family_of(executor.name).is_some() {
+                knobs.profile.family_workers(&knobs.workers)
+            } else {
+                knobs.workers.clone()
             };
             workers
                 .into_iter()
