@@ -3,7 +3,11 @@
 //!
 //! Groups and ids (`cargo bench --bench bench_main -- --list` prints them all):
 //! - `api`, `io`, `cpu`, `dot`: `<workload>/<executor>/<workers>`, e.g. `cpu/rayon/2`. Every
-//!   executor of the registry at every worker count; `serial` once, at 1. Each benchmark is
+//!   executor of the registry at every worker count; `serial` once, at 1. The py-* join when
+//!   an interpreter is there (`PARBENCH_PYTHON`, else `python3`), `py-serial` once, at 1, and
+//!   each py-* point is paired with py-serial instead of serial; what cannot run here is
+//!   named in one line on stderr (no interpreter, py-interpreters before 3.14, dot without
+//!   numpy). Each benchmark is
 //!   measured by the engine in blocked, paired rounds ([`parbench::engine::paired`]): every
 //!   batch Criterion times sits beside a serial batch and a probe of the host's ceiling, and
 //!   every 3 rounds the pool is replaced by a fresh, warmed-up one. One Criterion sample is
@@ -24,8 +28,8 @@
 //! workload benchmark (not under `--test`, `--list` or a filter that skipped them), with a
 //! timeline of one batch of serial and of the headline executor for each workload measured.
 //!
-//! Every batch is checked: a failed task, or a checksum different from the serial batch's,
-//! stops the run with a panic naming the benchmark. Nothing wrong is ever timed silently.
+//! Every batch is checked: a failed task, or a checksum different from its baseline's
+//! (serial's, or py-serial's), stops the run with a panic naming the benchmark. Nothing wrong is ever timed silently.
 //!
 //! Knobs (environment variables; a bad value panics with a message naming the variable):
 //!
@@ -40,6 +44,7 @@
 //! | `PARBENCH_INNER_THREADS` | 1 | threads inside the dot kernel |
 //! | `PARBENCH_THROUGHPUT` | 0 | `1`: report tasks/s (and bytes/s for io) in the workload and dispatch benches |
 //! | `PARBENCH_SLOWDOWN` | 1 | cpu only: lengthen each task by this factor (to calibrate a regression gate) |
+//! | `PARBENCH_PYTHON` | `python3` | the interpreter of the py-* benchmarks (the `parbench run` variable) |
 //!
 //! `PARBENCH_THROUGHPUT` is off by default because Criterion 0.8 plots a group's line chart
 //! against the throughput value when one is set: with a constant task count the chart over
@@ -196,8 +201,9 @@ fn write_verdict(root: &Path, measured: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// One batch of serial and one of `executor` x `workers` (each on a warm pool), drawn as a
-/// timeline. The engine checks both against the reference checksum.
+/// One batch of the baseline `executor` is paired with (serial, or py-serial for the py-*)
+/// and one of `executor` x `workers` (each on a warm pool), drawn as a timeline. The engine
+/// checks both against the baseline's reference checksum.
 fn draw_timeline(workload: &str, executor: &str, workers: usize) -> Result<String, String> {
     let name = workload::names()
         .into_iter()
@@ -205,15 +211,19 @@ fn draw_timeline(workload: &str, executor: &str, workers: usize) -> Result<Strin
         .ok_or_else(|| format!("unknown workload {workload}"))?;
     let mut bench = Bench::open(name, sweep::workload_params(name), sweep::options(1))
         .map_err(|e| e.to_string())?;
-    let serial = bench.run_baseline().map_err(|e| e.to_string())?.batch;
+    let base = parbench::executor::baseline_of(executor).name;
+    let baseline = bench
+        .run_baseline_of(executor)
+        .map_err(|e| e.to_string())?
+        .batch;
     let mut pool = bench
         .prepare(executor, workers)
         .map_err(|e| e.to_string())?;
     let other = bench.run(&mut pool).map_err(|e| e.to_string())?.batch;
     Ok(timeline_svg(
-        &format!("{workload}: one batch, serial against {executor} x{workers}"),
+        &format!("{workload}: one batch, {base} against {executor} x{workers}"),
         &[
-            Panel::from_batch("serial", 1, &serial),
+            Panel::from_batch(base, 1, &baseline),
             Panel::from_batch(executor, workers, &other),
         ],
     ))

@@ -275,3 +275,47 @@ fn run_prints_the_verdict_sentences_under_its_table() {
         "{stdout}"
     );
 }
+
+#[test]
+fn py_benchmarks_are_judged_with_the_rest_against_their_own_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    full_run(dir.path(), "cpu");
+    // The suite's py-* sidecars: the run's params, rounds paired with py-serial.
+    write(dir.path(), "cpu/py-serial/1", "default", 1.0, 1.0, true);
+    write(dir.path(), "cpu/py-threads/2", "default", 0.98, 1.95, true);
+    write(
+        dir.path(),
+        "cpu/py-processes/2",
+        "default",
+        1.75,
+        1.95,
+        true,
+    );
+    let judged = criterion::read(dir.path()).unwrap().judged();
+    assert!(judged.notes.is_empty(), "{:?}", judged.notes);
+    let rows: Vec<String> = judged
+        .report
+        .results
+        .iter()
+        .map(|r| format!("{}/{}", r.executor, r.workers))
+        .collect();
+    // Registry order: the Rust executors, then the py-*.
+    assert_eq!(
+        rows[rows.len() - 3..],
+        ["py-serial/1", "py-threads/2", "py-processes/2"],
+        "{rows:?}"
+    );
+    let row = |e: &str| {
+        judged
+            .report
+            .results
+            .iter()
+            .find(|r| r.executor == e && r.workers == 2)
+            .unwrap()
+    };
+    let size = parbench::workload::defaults("cpu").unwrap().size;
+    let py = row("py-processes");
+    assert_eq!(py.size, size / parbench::executor::python::CPU_DIVISOR);
+    assert_eq!(row("threads").size, size);
+    assert!((py.speedup.unwrap().median - 1.75).abs() < 0.03, "{py:?}");
+}

@@ -79,6 +79,25 @@ impl Profile {
         }
     }
 
+    /// The worker counts of the py-* executors, from the swept `counts`: every one in the
+    /// default profile; in the quick one only the largest not above the host's cores (2 here),
+    /// where the article's threads-against-processes question is asked. A py-* cpu batch
+    /// takes about 55 ms against serial's 9: measured here, the 12 quick py-* benchmarks took
+    /// 16 s, so the 36 of every count would add about 48 s to the suite's 1 min 18 s, past
+    /// the quick profile's 2 minutes (the default profile's 36 took 2 min 4 s).
+    pub fn family_workers(self, counts: &[usize]) -> Vec<usize> {
+        match self {
+            Profile::Default => counts.to_vec(),
+            Profile::Quick => {
+                let cores = parbench::system::available_cores();
+                let fit = counts.iter().copied().filter(|&w| w <= cores).max();
+                fit.or_else(|| counts.iter().copied().min())
+                    .into_iter()
+                    .collect()
+            }
+        }
+    }
+
     /// Bootstrap resamples. Criterion's default of 100 000 made analysis and plots (KDEs of the
     /// bootstrap distributions) cost about 9 s per benchmark here, three times the measuring;
     /// 10 000 cost about 1.5 s, and still put a few hundred resamples beyond each end of a 95%
@@ -172,6 +191,9 @@ fn warn_unknown() {
         parbench::workload::cpu::SLOWDOWN_ENV,
         parbench::executor::process::FAULT_ENV,
         parbench::executor::process::PARENT_ENV,
+        parbench::executor::python::PYTHON_ENV,
+        parbench::executor::python::MARK_ENV,
+        parbench::executor::python::FAULT_ENV,
     ];
     let sizes: Vec<String> = parbench::workload::names()
         .iter()

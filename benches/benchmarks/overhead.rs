@@ -72,7 +72,7 @@ fn dispatch(c: &mut Criterion) {
     if knobs().throughput {
         group.throughput(Throughput::Elements(DISPATCH_TASKS as u64));
     }
-    for point in sweep::points() {
+    for point in sweep::native_points() {
         sweep::bench_warm(
             &mut group,
             DISPATCH,

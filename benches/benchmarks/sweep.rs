@@ -1,6 +1,7 @@
 //! The parameter sweep every group shares: which executors at which worker counts, pools kept
 //! warm outside the timed region, fixtures opened once per group, and batches that are checked
-//! against the serial result before their time counts.
+//! against their baseline's result (serial's, or py-serial's for the py-*) before their time
+//! counts.
 
 use super::config::{self, knobs};
 use criterion::measurement::WallTime;
@@ -46,18 +47,21 @@ impl Point {
     }
 }
 
-/// Every registered executor at every swept worker count; an executor that does not scale
-/// (serial) appears once, at 1 worker. New registry entries join the sweep by themselves,
-/// except families with a baseline of their own (the py-*), which this suite does not pair yet.
+/// Every registered executor at every swept worker count (the py-* at their profile's,
+/// [`config::Profile::family_workers`]); an executor that does not scale (serial, py-serial)
+/// appears once, at 1 worker. New registry entries join the sweep by
+/// themselves; [`workload_points`] leaves out those that cannot run a workload here.
 pub fn points() -> Vec<Point> {
     EXECUTORS
         .iter()
-        .filter(|executor| executor::family_of(executor.name).is_none())
         .flat_map(|executor| {
-            let workers = if executor.scales {
-                knobs().workers.clone()
-            } else {
+            let knobs = knobs();
+            let workers = if !executor.scales {
                 vec![1]
+            } else if executor::family_of(executor.name).is_some() {
+                knobs.profile.family_workers(&knobs.workers)
+            } else {
+                knobs.workers.clone()
             };
             workers
                 .into_iter()
@@ -66,9 +70,50 @@ pub fn points() -> Vec<Point> {
         .collect()
 }
 
+/// The points of the executors built into the binary (no py-*): the overhead groups time our
+/// own pools on the noop task, which has no Python version.
+pub fn native_points() -> Vec<Point> {
+    points()
+        .into_iter()
+        .filter(|p| executor::family_of(p.name()).is_none())
+        .collect()
+}
+
 /// The points of the executors that scale: the ones with a pool worth starting.
 pub fn scaling_points() -> Vec<Point> {
-    points().into_iter().filter(|p| p.executor.scales).collect()
+    native_points()
+        .into_iter()
+        .filter(|p| p.executor.scales)
+        .collect()
+}
+
+/// The points that can run `workload` here, by the registry's one check
+/// ([`executor::unavailable`]): the py-* without an interpreter, py-interpreters before
+/// Python 3.14, dot on the py-* without numpy are left out, each reason said in one line on
+/// stderr, once per run.
+pub fn workload_points(workload: &str) -> Vec<Point> {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut skipped: Vec<(String, Vec<&'static str>)> = Vec::new();
+    let mut kept = Vec::new();
+    for point in points() {
+        match executor::unavailable(point.name(), Some(workload)) {
+            None => kept.push(point),
+            Some(why) => match skipped.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, names)) if names.contains(&point.name()) => {}
+                Some((_, names)) => names.push(point.name()),
+                None => skipped.push((why, vec![point.name()])),
+            },
+        }
+    }
+    let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+    for (why, names) in skipped {
+        let line = format!("parbench: not benchmarked: {}: {why}", names.join(", "));
+        if !said.contains(&line) {
+            eprintln!("{line}");
+            said.push(line);
+        }
+    }
+    kept
 }
 
 /// Options for `workers` workers. Process workers re-run this bench binary (its `main`
@@ -202,7 +247,8 @@ pub fn measured_count() -> usize {
 /// Benchmarks `point` on `fixture` through the engine's blocked, paired rounds: every batch
 /// Criterion times sits beside a serial batch and a probe of the ceiling, and every
 /// [`parbench::engine::rounds::BLOCK_ROUNDS`] rounds the pool is replaced by a fresh one
-/// ([`Paired`]). Criterion receives the executor's own batch times; the rounds go to the
+/// ([`Paired`]). A py-* point is paired with py-serial on its family's tasks instead of
+/// serial: the engine picks the baseline ([`parbench::executor::baseline_of`]). Criterion receives the executor's own batch times; the rounds go to the
 /// benchmark's sidecar (`new/parbench.json`) once Criterion has written its result, when
 /// this run measures (not under `--test` or `--list`).
 pub fn bench_paired(
@@ -255,7 +301,7 @@ pub fn bench_paired(
         host_cores: parbench::system::available_cores(),
         ideal_s: workload.ideal_s(point.workers),
         bytes_per_task: workload.bytes_per_task(),
-        checksum: bench.reference().unwrap_or_default(),
+        checksum: bench.reference_of(point.name()).unwrap_or_default(),
         run_started_ns: crate::run_started_ns(),
         commit: crate::commit(),
     };
@@ -288,7 +334,7 @@ pub fn workload_group(c: &mut Criterion, name: &'static str) {
     if knobs().throughput {
         group.throughput(fixture.throughput());
     }
-    for point in points() {
+    for point in workload_points(name) {
         bench_paired(&mut group, name, point, &fixture);
     }
     group.finish();

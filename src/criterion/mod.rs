@@ -319,9 +319,7 @@ impl Results {
             let w = crate::workload::names()
                 .iter()
                 .position(|n| *n == r.workload);
-            let e = crate::executor::names()
-                .iter()
-                .position(|n| *n == r.executor);
+            let e = crate::executor::rank_of(&r.executor);
             (w, e, r.workers)
         };
         results.sort_by_key(rank);

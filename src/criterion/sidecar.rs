@@ -34,7 +34,8 @@ pub struct Sidecar {
     /// The suite's profile (`default` or `quick`): results of unlike profiles are never
     /// judged together.
     pub profile: String,
-    /// The workload's parameters (tasks, size, latency, ...).
+    /// The workload's parameters as the run asked for them (tasks, size, latency, ...): a
+    /// family member (py-*) ran its family's, derived from these.
     pub params: Params,
     /// True for work that waits (api, io): judged by its speedup against its own ideal.
     pub waits: bool,
@@ -186,11 +187,14 @@ impl Sidecar {
         let cpu: Vec<f64> = self.rounds.iter().map(|r| r.cpu_s).collect();
         let cpu_s = crate::engine::stats::median(&cpu);
         let tasks = self.params.tasks;
+        // The sidecar keeps the run's parameters (one key for the workload's benchmarks); a
+        // family member (py-*) ran its family's, as `parbench run`'s row says.
+        let ran = crate::executor::params_of(&id.executor, &id.workload, &self.params);
         let mut r = RunResult::new(
             &id.workload,
             &id.executor,
             id.workers,
-            (tasks, self.params.size),
+            (tasks, ran.size),
             wall,
         );
         r.inner_threads = self.params.inner_threads;

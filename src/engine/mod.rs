@@ -226,7 +226,7 @@ impl Bench {
             ))
             .into());
         }
-        let params = (family.params)(workload, self.job.workload.params());
+        let params = executor::params_of(base.name, workload, self.job.workload.params());
         let job = if &params == self.job.workload.params() {
             self.job.clone()
         } else {

@@ -190,6 +190,25 @@ pub fn baseline_of(name: &str) -> &'static ExecutorInfo {
     family_of(name).map_or_else(baseline, |f| f.baseline)
 }
 
+/// The parameters the executor named `name` runs `workload` with when the run asks for
+/// `params`: its family's ([`Family::params`]), or `params` themselves.
+pub fn params_of(
+    name: &str,
+    workload: &str,
+    params: &crate::workload::Params,
+) -> crate::workload::Params {
+    family_of(name).map_or_else(|| params.clone(), |f| (f.params)(workload, params))
+}
+
+/// Position of the executor named `name` in the registry ([`EXECUTORS`]), the order tables
+/// and pages list executors in; unknown names come last.
+pub fn rank_of(name: &str) -> usize {
+    EXECUTORS
+        .iter()
+        .position(|e| e.name == name)
+        .unwrap_or(EXECUTORS.len())
+}
+
 /// Why the executor named `name` cannot run here, or cannot run `workload` (when given):
 /// `None` when it can. The one check `list`, `run`, the benches and the sweep use.
 pub fn unavailable(name: &str, workload: Option<&str>) -> Option<String> {

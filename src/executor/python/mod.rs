@@ -619,5 +619,12 @@ mod tests {
         assert_eq!(family_params("io", &p), p);
         assert!(!(FAMILY.exact)("dot"));
         assert!((FAMILY.exact)("cpu"));
+        // The registry applies the one rule to family members only: a sidecar's row of
+        // cpu/py-threads/2 says the size its tasks ran.
+        assert_eq!(
+            super::super::params_of("py-threads", "cpu", &p).size,
+            1600 / CPU_DIVISOR
+        );
+        assert_eq!(super::super::params_of("threads", "cpu", &p), p);
     }
 }
