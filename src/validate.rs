@@ -30,6 +30,20 @@ pub const MAX_TASK_TIMEOUT_S: f64 = 86_400.0;
 /// Default per-task timeout of the process executors (kept in `task`, below the executors).
 pub const DEFAULT_TASK_TIMEOUT: Duration = crate::task::DEFAULT_TASK_TIMEOUT;
 
+/// Most forks of a run (`--forks`): each is a fresh process with its share of the rounds.
+pub const MAX_FORKS: usize = 20;
+
+/// Checks `--forks`: 1..=[`MAX_FORKS`].
+pub fn forks(forks: usize) -> Result<usize, UsageError> {
+    if (1..=MAX_FORKS).contains(&forks) {
+        Ok(forks)
+    } else {
+        Err(UsageError::new(format!(
+            "--forks {forks} must be 1..={MAX_FORKS}"
+        )))
+    }
+}
+
 /// Checks `--repeat`: 1..=[`MAX_REPEAT`].
 pub fn repeat(repeat: usize) -> Result<usize, UsageError> {
     if (1..=MAX_REPEAT).contains(&repeat) {

@@ -94,6 +94,14 @@ fn bad_sizes_and_paths() {
     usage_error(&["run", "-w", "dot", "--size", "1000000"], "dimension");
     usage_error(&["run", "-w", "cpu", "--tasks", "0"], "tasks");
     usage_error(
+        &["run", "-w", "cpu", "--forks", "0"],
+        "--forks 0 must be 1..=20",
+    );
+    usage_error(
+        &["run", "-w", "cpu", "--forks", "21"],
+        "--forks 21 must be 1..=20",
+    );
+    usage_error(
         &quick_with(&["-o", "/nonexistent-dir/x.json"]),
         "does not exist",
     );

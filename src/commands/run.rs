@@ -112,7 +112,7 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     let exporter = export::find(&args.format)?;
     let policy = Policy::new(args.repeat, args.budget_s)?;
     let max_time = args.max_time.map(max_time).transpose()?;
-    let fork_count = forks::check(args.forks)?;
+    let fork_count = crate::validate::forks(args.forks)?;
     // A fork of a parent run: measure its share quietly and write the report for the parent.
     let fork = Child::from_env()?;
     if fork.is_none() {

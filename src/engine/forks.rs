@@ -26,8 +26,7 @@ use std::time::{Duration, Instant};
 
 /// Forks of `parbench run` unless `--forks` says otherwise.
 pub const DEFAULT_FORKS: usize = 5;
-/// Most forks accepted.
-pub const MAX_FORKS: usize = 20;
+use crate::validate::MAX_FORKS;
 /// The environment variable that makes a `parbench run` a fork of its parent:
 /// `INDEX/FORKS/SECONDS_LEFT/PATH` (SECONDS_LEFT of `--max-time`, `-` for none).
 pub const ENV: &str = "PARBENCH_FORK";
@@ -35,17 +34,6 @@ pub const ENV: &str = "PARBENCH_FORK";
 /// True in a fork of a parent run: it prints nothing of its own, its parent speaks for it.
 pub fn is_fork() -> bool {
     std::env::var_os(ENV).is_some()
-}
-
-/// Checks `--forks`: 1..=[`MAX_FORKS`].
-pub fn check(forks: usize) -> Result<usize, UsageError> {
-    if (1..=MAX_FORKS).contains(&forks) {
-        Ok(forks)
-    } else {
-        Err(UsageError::new(format!(
-            "--forks {forks} must be 1..={MAX_FORKS}"
-        )))
-    }
 }
 
 /// What a fork was told by its parent.
@@ -400,14 +388,7 @@ fn merge_rows(parts: &[(usize, f64, &RunResult)], c: usize) -> (RunResult, Optio
     row.vs_native = row.vs_native.map(|v| v * scale);
     row.wall_over_ideal = row.ideal_s.map(|i| wall_s.median / i);
     row.wall_s = wall_s;
-    let speedup = rounds.speedup();
-    row.efficiency = Some(speedup.median / c as f64);
-    row.speedup = Some(speedup);
-    row.ceiling = Some(rounds.ceiling());
-    row.efficiency_vs_ceiling = Some(rounds.efficiency_vs_ceiling());
-    row.rounds = rounds.len();
-    row.blocks = rounds.blocks();
-    row.samples = Some(rounds.samples());
+    rounds.estimate_into(&mut row, c);
     (row, Some(rounds))
 }
 
@@ -484,7 +465,6 @@ mod tests {
         assert_eq!(p.budget, parent.budget / 5);
         assert!((p.target_half_width - parent.target_half_width * 5f64.sqrt()).abs() < 1e-12);
         assert_eq!(p.min_windows, 1);
-        assert!(check(0).is_err() && check(MAX_FORKS + 1).is_err() && check(3).is_ok());
     }
 
     /// A fork's report: serial's row and threads/1 whose rounds read `speedup` (+-0.5%),

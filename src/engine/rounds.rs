@@ -297,6 +297,19 @@ impl Rounds {
         self.keep_representative();
     }
 
+    /// Fills a result row's estimates from these rounds: speedup, plain efficiency on `c`
+    /// cores, ceiling, eff/ceil, the counts and the samples.
+    pub fn estimate_into(&self, row: &mut crate::report::RunResult, c: usize) {
+        let speedup = self.speedup();
+        row.efficiency = Some(speedup.median / c.max(1) as f64);
+        row.speedup = Some(speedup);
+        row.ceiling = Some(self.ceiling());
+        row.efficiency_vs_ceiling = Some(self.efficiency_vs_ceiling());
+        row.rounds = self.len();
+        row.blocks = self.blocks();
+        row.samples = Some(self.samples());
+    }
+
     /// Every round's raw figures, for the result's `samples`.
     pub fn samples(&self) -> crate::report::RoundSamples {
         crate::report::RoundSamples {

@@ -426,7 +426,6 @@ pub fn host_note(short: usize, rounds: usize, cores: &[usize]) -> Option<String>
 fn result_of(cfg: &SweepConfig, bench: &Bench, config: &Config) -> Result<RunResult> {
     let measured = &config.rounds;
     let walls: Vec<f64> = measured.batches.iter().map(|m| m.batch.wall_s).collect();
-    let speedup = measured.speedup();
     let representative = measured
         .representative()
         .expect("at least one round")
@@ -440,13 +439,7 @@ fn result_of(cfg: &SweepConfig, bench: &Bench, config: &Config) -> Result<RunRes
         representative,
     )?;
     r.pool_start_s = config.pool_start_s.unwrap_or(0.0);
-    r.efficiency = Some(speedup.median / config.workers.min(cfg.cores).max(1) as f64);
-    r.speedup = Some(speedup);
-    r.ceiling = Some(measured.ceiling());
-    r.efficiency_vs_ceiling = Some(measured.efficiency_vs_ceiling());
-    r.rounds = measured.len();
-    r.blocks = measured.blocks();
-    r.samples = Some(measured.samples());
+    measured.estimate_into(&mut r, config.workers.min(cfg.cores).max(1));
     Ok(r)
 }
 
