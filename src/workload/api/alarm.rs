@@ -4,8 +4,11 @@
 //! tokio's timer rounds every sleep up to its next millisecond tick (a 20 ms latency becomes
 //! 20-21 ms), and a blocking sleep per reply costs an OS thread and two wake-ups per request,
 //! which at 64 in-flight requests on two cores is itself measurable. This thread sleeps on a
-//! condition variable until the earliest deadline (futex precision) and fires every reply that
-//! is due in one wake-up.
+//! condition variable until just before the earliest deadline, waits awake for the rest, and
+//! fires every reply that is due in one wake-up. A sleeping thread wakes late on this VM: the
+//! kernel's timer slack (50 us by default) and an idle vCPU's wake-up (tens of us, see
+//! shared/NOTES.md) both land on every wave of replies; the thread sets its slack to 1 ns
+//! and spins the last [`SPIN_AHEAD`], so a reply's latency is the one asked for.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -13,6 +16,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+
+/// How long before a deadline the alarm thread stops sleeping and waits awake: longer than
+/// an idle vCPU's wake-up here, short enough that it costs under 1% of a core at one wave of
+/// replies per 20 ms.
+pub const SPIN_AHEAD: Duration = Duration::from_micros(150);
 
 /// A reply waiting for its deadline.
 struct Waiter {
@@ -114,6 +122,8 @@ impl Sleeper {
 }
 
 fn run(shared: &Shared) {
+    // SAFETY: prctl(PR_SET_TIMERSLACK) changes only this thread's timer slack.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
     let mut state = shared.lock();
     loop {
         if state.stop {
@@ -133,8 +143,17 @@ fn run(shared: &Shared) {
                 .changed
                 .wait(state)
                 .unwrap_or_else(|p| p.into_inner()),
+            Some(w) if w.at - now <= SPIN_AHEAD => {
+                // Awake for the last stretch, with the lock let go so that replies can queue.
+                let at = w.at;
+                drop(state);
+                while Instant::now() < at {
+                    std::hint::spin_loop();
+                }
+                shared.lock()
+            }
             Some(w) => {
-                let left = w.at - now;
+                let left = w.at - now - SPIN_AHEAD;
                 shared
                     .changed
                     .wait_timeout(state, left)
