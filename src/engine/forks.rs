@@ -313,30 +313,52 @@ pub fn merge(reports: Vec<(usize, f64, Report)>, machine: Machine, cores: usize)
             }
         }
     }
-    let (mut short, mut counted, mut short_cores) = (0, 0, Vec::new());
-    let mut results = Vec::with_capacity(keys.len());
-    for (workload, executor, workers) in keys {
-        let parts: Vec<(usize, f64, &RunResult)> = reports
-            .iter()
-            .flat_map(|(i, at, r)| {
-                r.results
-                    .iter()
-                    .filter(|x| {
-                        x.workload == workload && x.executor == executor && x.workers == workers
-                    })
-                    .map(move |x| (*i, *at, x))
-            })
+    // Every configuration's rows merged first: the ceilings of a workload's configurations
+    // share one estimate of the baseline's work, from all their rounds.
+    let mut merged: Vec<(RunResult, Option<Rounds>, usize)> = keys
+        .iter()
+        .map(|(workload, executor, workers)| {
+            let parts: Vec<(usize, f64, &RunResult)> = reports
+                .iter()
+                .flat_map(|(i, at, r)| {
+                    r.results
+                        .iter()
+                        .filter(|x| {
+                            &x.workload == workload
+                                && &x.executor == executor
+                                && x.workers == *workers
+                        })
+                        .map(move |x| (*i, *at, x))
+                })
+                .collect();
+            let (row, rounds) = merge_rows(&parts);
+            (row, rounds, (*workers).min(cores).max(1))
+        })
+        .collect();
+    let mut workloads: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+    workloads.dedup();
+    for workload in &workloads {
+        let mut measured: Vec<(&str, &mut Rounds)> = merged
+            .iter_mut()
+            .filter(|(row, _, _)| &row.workload == workload)
+            .filter_map(|(row, rounds, _)| rounds.as_mut().map(|r| (row.executor.as_str(), r)))
             .collect();
-        let c = workers.min(cores).max(1);
-        let merged = merge_rows(&parts, c);
-        if let (Some(rounds), true) = (&merged.1, c > 1) {
-            short += rounds.short_rounds(c, SHORT_SHARE);
-            counted += rounds.len();
-            if !short_cores.contains(&c) {
-                short_cores.push(c);
+        super::sweep::share_work(&mut measured, |m| &mut *m.1, |m| m.0);
+    }
+    let (mut short, mut counted, mut short_cores) = (0, 0, Vec::new());
+    let mut results = Vec::with_capacity(merged.len());
+    for (mut row, rounds, c) in merged {
+        if let Some(rounds) = rounds {
+            rounds.estimate_into(&mut row, c);
+            if c > 1 {
+                short += rounds.short_rounds(c, SHORT_SHARE);
+                counted += rounds.len();
+                if !short_cores.contains(&c) {
+                    short_cores.push(c);
+                }
             }
         }
-        results.push(merged.0);
+        results.push(row);
     }
     machine.note = host_note(short, counted, &short_cores);
     crate::engine::analysis::fill_serial_fractions(&mut results, cores);
@@ -348,8 +370,9 @@ pub fn merge(reports: Vec<(usize, f64, Report)>, machine: Machine, cores: usize)
 }
 
 /// One configuration's rows from several forks, as one row, with its merged rounds (`None`
-/// for a baseline's row, which has no rounds of its own); `c` cores could serve its workers.
-fn merge_rows(parts: &[(usize, f64, &RunResult)], c: usize) -> (RunResult, Option<Rounds>) {
+/// for a baseline's row, which has no rounds of its own); the estimates are filled in from
+/// the rounds afterwards.
+fn merge_rows(parts: &[(usize, f64, &RunResult)]) -> (RunResult, Option<Rounds>) {
     let with_samples: Vec<_> = parts.iter().filter(|p| p.2.samples.is_some()).collect();
     if with_samples.is_empty() {
         // A baseline's row: its batches are the paired rounds of the other rows.
@@ -388,7 +411,6 @@ fn merge_rows(parts: &[(usize, f64, &RunResult)], c: usize) -> (RunResult, Optio
     row.vs_native = row.vs_native.map(|v| v * scale);
     row.wall_over_ideal = row.ideal_s.map(|i| wall_s.median / i);
     row.wall_s = wall_s;
-    rounds.estimate_into(&mut row, c);
     (row, Some(rounds))
 }
 

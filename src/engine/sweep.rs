@@ -352,7 +352,12 @@ impl Run<'_> {
         // Each baseline's walls from the rounds of the configurations paired with it.
         let mut baseline_walls: Vec<(&'static str, Vec<f64>)> = Vec::new();
         let mut rows = Vec::new();
-        for config in configs.into_iter().filter(|c| c.rounds.len() >= min) {
+        let mut configs: Vec<Config> = configs
+            .into_iter()
+            .filter(|c| c.rounds.len() >= min)
+            .collect();
+        share_work(&mut configs, |c| &mut c.rounds, |c| c.info.name);
+        for config in configs {
             if config.c > 1 {
                 self.short_rounds += config.rounds.short_rounds(config.c, SHORT_SHARE);
                 self.counted_rounds += config.rounds.len();
@@ -404,6 +409,37 @@ impl Run<'_> {
 pub fn minimum_cost(policy: &Policy, configs: usize, serial_s: f64) -> Duration {
     let per_config = (policy.min_rounds as f64 * 2.5 + policy.min_blocks() as f64) * serial_s;
     Duration::from_secs_f64((per_config * configs as f64).clamp(0.0, 1e9))
+}
+
+/// Gives every configuration's rounds the baseline's work in probe units as all the
+/// configurations with the same baseline measured it ([`rounds::shared_work`]): the py-*
+/// family's baseline batch is another batch than serial's.
+pub fn share_work<T>(
+    items: &mut [T],
+    rounds: impl Fn(&mut T) -> &mut Rounds,
+    executor: impl Fn(&T) -> &str,
+) {
+    let bases: Vec<&'static str> = items
+        .iter()
+        .map(|t| executor::baseline_of(executor(t)).name)
+        .collect();
+    let mut done: Vec<&str> = Vec::new();
+    for base in &bases {
+        if done.contains(base) {
+            continue;
+        }
+        done.push(base);
+        let work = rounds::shared_work(
+            items
+                .iter_mut()
+                .zip(&bases)
+                .filter(|(_, b)| *b == base)
+                .map(|(t, _)| &*rounds(t)),
+        );
+        for (t, _) in items.iter_mut().zip(&bases).filter(|(_, b)| *b == base) {
+            rounds(t).share_work(work);
+        }
+    }
 }
 
 /// The one-line note about the host, when more than [`NOTE_SHARE`] of the rounds with
