@@ -220,8 +220,13 @@ pub fn main() -> i32 {
             }
             (Ok(code), None) => code,
             (Err(e), None) => {
-                print_error(&e);
-                exit_code(&e)
+                let code = exit_code(&e);
+                match crate::engine::forks::Child::from_env() {
+                    // A fork's parent says it, once for the run.
+                    Ok(Some(fork)) => fork.fail(code, &error_line(&e)),
+                    _ => print_error(&e),
+                }
+                code
             }
         }
     });

@@ -275,7 +275,7 @@ fn run_fork(mut cfg: SweepConfig, fork: &Child) -> anyhow::Result<i32> {
     fork.write(&report)?;
     match stopped {
         Some(Error::MaxTime(_)) | None => Ok(0),
-        Some(e) => Ok(fork.fail(&limits::explain(e))),
+        Some(e) => Err(limits::explain(e)),
     }
 }
 

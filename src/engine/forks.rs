@@ -115,14 +115,12 @@ impl Child {
         self.out.with_extension("err")
     }
 
-    /// Hands the fork's error to its parent (one line and the exit status) and returns the
-    /// status: the fork itself prints nothing.
-    pub fn fail(&self, error: &anyhow::Error) -> i32 {
-        let code = crate::cli::exit_code(error);
-        let text = format!("{code}\n{}", crate::cli::error_line(error));
+    /// Hands the fork's error to its parent: its exit status `code` and its one-line `text`
+    /// (the fork itself prints nothing).
+    pub fn fail(&self, code: i32, text: &str) {
+        let text = format!("{code}\n{text}");
         // Without the file the parent still names the fork and its status.
         let _ = crate::output::write_atomic(&self.error_path(), text.as_bytes());
-        code
     }
 
     /// What [`Child::fail`] handed over, if anything.
