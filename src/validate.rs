@@ -33,37 +33,28 @@ pub const DEFAULT_TASK_TIMEOUT: Duration = crate::task::DEFAULT_TASK_TIMEOUT;
 /// Most forks of a run (`--forks`): each is a fresh process with its share of the rounds.
 pub const MAX_FORKS: usize = 20;
 
+/// `n` of `what` if it is 1..=`max`; else the one-line error naming both.
+fn count(what: &str, n: usize, max: usize) -> Result<usize, UsageError> {
+    if (1..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(UsageError::new(format!("{what} {n} must be 1..={max}")))
+    }
+}
+
 /// Checks `--forks`: 1..=[`MAX_FORKS`].
 pub fn forks(forks: usize) -> Result<usize, UsageError> {
-    if (1..=MAX_FORKS).contains(&forks) {
-        Ok(forks)
-    } else {
-        Err(UsageError::new(format!(
-            "--forks {forks} must be 1..={MAX_FORKS}"
-        )))
-    }
+    count("--forks", forks, MAX_FORKS)
 }
 
 /// Checks `--repeat`: 1..=[`MAX_REPEAT`].
 pub fn repeat(repeat: usize) -> Result<usize, UsageError> {
-    if (1..=MAX_REPEAT).contains(&repeat) {
-        Ok(repeat)
-    } else {
-        Err(UsageError::new(format!(
-            "repeat {repeat} must be 1..={MAX_REPEAT}"
-        )))
-    }
+    count("repeat", repeat, MAX_REPEAT)
 }
 
 /// Checks `--tasks`: 1..=[`MAX_TASKS`].
 pub fn tasks(tasks: usize) -> Result<usize, UsageError> {
-    if (1..=MAX_TASKS).contains(&tasks) {
-        Ok(tasks)
-    } else {
-        Err(UsageError::new(format!(
-            "tasks {tasks} must be 1..={MAX_TASKS}"
-        )))
-    }
+    count("tasks", tasks, MAX_TASKS)
 }
 
 /// `--task-timeout-s` as a duration: [`MIN_TASK_TIMEOUT_S`]..=[`MAX_TASK_TIMEOUT_S`].
