@@ -916,8 +916,9 @@ fn ctrl_c_between_forks_keeps_what_the_finished_forks_measured() {
 
 #[test]
 fn a_fork_that_fails_is_one_line_from_its_parent() {
-    // Every fork inherits a file size limit too small for io's files: the first fork's batch
-    // fails, and the run says so once, as a run in one process would, exit 1.
+    // Two forks (two blocks of minimum), each inheriting a file size limit too small for io's
+    // files: the first fork's batch fails, and the run says so once, as a run in one process
+    // would, exit 1.
     let _guard = one_at_a_time();
     let leaks = LeakCheck::start();
     let mut cmd = forked(
@@ -935,7 +936,9 @@ fn a_fork_that_fails_is_one_line_from_its_parent() {
             "--size",
             "200000",
             "-r",
-            "1",
+            "6",
+            "--forks",
+            "2",
             "--budget-s",
             "0",
             "-q",

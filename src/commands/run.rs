@@ -41,8 +41,8 @@ pub struct RunArgs {
     pub budget_s: f64,
     /// Fresh parbench processes the run is measured in (1..=20), one after another, each with
     /// its share of the rounds and the budget; the intervals count the variation between
-    /// them, which one process cannot show (docs/method.md, "Forks"). 1 measures in this
-    /// process.
+    /// them, which one process cannot show (docs/method.md, "Forks"). At most one per block
+    /// of --repeat's minimum (3 rounds); 1 measures in this process.
     #[arg(long, default_value_t = crate::engine::forks::DEFAULT_FORKS)]
     pub forks: usize,
     /// Stop the whole run after this many seconds (1..=86400): no new block starts, and every
@@ -112,7 +112,9 @@ pub fn command(args: RunArgs) -> anyhow::Result<i32> {
     let exporter = export::find(&args.format)?;
     let policy = Policy::new(args.repeat, args.budget_s)?;
     let max_time = args.max_time.map(max_time).transpose()?;
-    let fork_count = crate::validate::forks(args.forks)?;
+    // Each fork measures at least one block of every configuration: no more forks than the
+    // minimum has blocks (`-r 1` measures in this process).
+    let fork_count = crate::validate::forks(args.forks)?.min(policy.min_blocks());
     // A fork of a parent run: measure its share quietly and write the report for the parent.
     let fork = Child::from_env()?;
     if fork.is_none() {
