@@ -334,9 +334,34 @@ impl Bench {
 
     /// Starts a pool and runs its warm-up batch, which must reproduce the reference.
     pub fn prepare(&self, executor: &str, workers: usize) -> Result<Prepared> {
+        self.renew_family_baseline(executor)?;
         let mut prepared = self.start(executor, workers)?;
         self.run(&mut prepared)?;
         Ok(prepared)
+    }
+
+    /// A fresh process for the baseline of `executor`'s family (py-serial), on the home core,
+    /// warmed and checked: with every block of a member, as the member's own pool is fresh.
+    /// One CPython process's speed depends on its address layout (pyperf spawns 20 for that
+    /// reason): measured here, one py-serial process ran the cpu tasks 12-27% slower than the
+    /// py-threads x1 processes beside it in four of one run's five forks, and every py-*
+    /// speedup of those forks with it. Nothing for the executors paired with serial.
+    fn renew_family_baseline(&self, executor: &str) -> Result<()> {
+        let Some(i) = self.family_index(executor)? else {
+            return Ok(());
+        };
+        if executor::is_baseline(executor) {
+            return Ok(());
+        }
+        let _home = on_core(home_core());
+        let mut families = self.families();
+        let family = &mut families[i];
+        let info = family.baseline.info;
+        let mut fresh = start_pool(&family.job, info, 1, &self.options)?;
+        let warm = measure_batch(fresh.pool.as_mut(), &family.job, &fresh.label)?;
+        check_against(family.reference, &warm.batch, &fresh.label)?;
+        family.baseline = fresh;
+        Ok(())
     }
 
     /// One batch on a prepared pool, checked against the reference.
