@@ -8,9 +8,7 @@
 //! rounds by the engine's own [`Rounds`], so the page, `parbench report` and `parbench run`
 //! share one set of estimators.
 
-use crate::engine::rounds::{Host, Rounds};
-use crate::engine::Measured;
-use crate::measure::{Batch, Counters};
+use crate::engine::rounds::{Rounds, StoredRound};
 use crate::report::{BenchId, RunResult, Spread};
 use crate::workload::Params;
 use serde::{Deserialize, Serialize};
@@ -155,24 +153,15 @@ impl Sidecar {
     /// taken as it is.
     pub fn rounds(&self) -> Rounds {
         let mut rounds = Rounds::default();
-        let mut block = None;
-        for r in &self.rounds {
-            if block != Some(r.block) {
-                rounds.begin_block();
-                block = Some(r.block);
-            }
-            let batch = Measured {
-                batch: Batch {
-                    results: Vec::new(),
-                    records: Vec::new(),
-                    wall_s: r.executor_s,
-                    counters: Counters::default(),
-                },
-                cpu_s: r.cpu_s,
-            };
-            let host = r.probe.as_ref().map(Host::from_sample);
-            rounds.push_at(r.at_s, r.baseline_s, batch, host);
-        }
+        rounds.extend_stored(self.rounds.iter().map(|r| StoredRound {
+            block: r.block,
+            process: 0,
+            at_s: r.at_s,
+            baseline_s: r.baseline_s,
+            wall_s: r.executor_s,
+            cpu_s: r.cpu_s,
+            host: r.probe.as_ref(),
+        }));
         rounds
     }
 

@@ -15,11 +15,9 @@
 //! report, every round's samples included, to a file its parent names; the parent merges the
 //! reports with the engine's own estimators.
 
-use super::rounds::{Host, Policy, Rounds};
+use super::rounds::{Policy, Rounds, StoredRound};
 use super::sweep::{host_note, SweepConfig, SHORT_SHARE};
-use super::Measured;
 use crate::error::{Error, Result, UsageError};
-use crate::measure::{Batch, Counters};
 use crate::report::{Machine, Report, RoundSamples, RunResult, Spread};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -341,7 +339,7 @@ pub fn merge(reports: Vec<(usize, f64, Report)>, machine: Machine, cores: usize)
             .filter(|(row, _, _)| &row.workload == workload)
             .filter_map(|(row, rounds, _)| rounds.as_mut().map(|r| (row.executor.as_str(), r)))
             .collect();
-        super::sweep::share_work(&mut measured, |m| &mut *m.1, |m| m.0);
+        super::sweep::share_work(&mut measured);
     }
     let (mut short, mut counted, mut short_cores) = (0, 0, Vec::new());
     let mut results = Vec::with_capacity(merged.len());
@@ -412,33 +410,18 @@ fn merge_rows(parts: &[(usize, f64, &RunResult)]) -> (RunResult, Option<Rounds>)
     (row, Some(rounds))
 }
 
-/// Adds one fork's rounds to `rounds`: a new block wherever the fork's block changes, each
-/// round in process `fork`, at the fork's time plus `offset_s` on the parent's clock.
+/// Adds one fork's rounds to `rounds`: each round in process `fork`, at the fork's time
+/// plus `offset_s` on the parent's clock.
 fn extend(rounds: &mut Rounds, samples: &RoundSamples, fork: usize, offset_s: f64) {
-    let mut block = None;
-    for i in 0..samples.wall_s.len() {
-        if block != Some(samples.block[i]) {
-            rounds.begin_block();
-            block = Some(samples.block[i]);
-        }
-        let batch = Measured {
-            batch: Batch {
-                results: Vec::new(),
-                records: Vec::new(),
-                wall_s: samples.wall_s[i],
-                counters: Counters::default(),
-            },
-            cpu_s: 0.0,
-        };
-        let host = samples.hosts.get(i).map(Host::from_sample);
-        rounds.push_in(
-            fork,
-            samples.at_s[i] + offset_s,
-            samples.baseline_s[i],
-            batch,
-            host,
-        );
-    }
+    rounds.extend_stored((0..samples.wall_s.len()).map(|i| StoredRound {
+        block: samples.block[i],
+        process: fork,
+        at_s: samples.at_s[i] + offset_s,
+        baseline_s: samples.baseline_s[i],
+        wall_s: samples.wall_s[i],
+        cpu_s: 0.0,
+        host: samples.hosts.get(i),
+    }));
 }
 
 #[cfg(test)]

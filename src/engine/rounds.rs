@@ -159,6 +159,13 @@ pub fn shared_work<'a>(all: impl IntoIterator<Item = &'a Rounds>) -> Option<f64>
     (!products.is_empty()).then(|| stats::median(&products))
 }
 
+/// How many different values `ids` holds.
+fn distinct(mut ids: Vec<usize>) -> usize {
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len()
+}
+
 /// Seconds since the process's first round ended: one clock for every configuration of a
 /// run, so that their rounds fall in the same windows ([`WINDOW_S`]).
 pub fn run_clock_s() -> f64 {
@@ -167,6 +174,25 @@ pub fn run_clock_s() -> f64 {
         .get_or_init(std::time::Instant::now)
         .elapsed()
         .as_secs_f64()
+}
+
+/// One round as a file keeps it, for [`Rounds::extend_stored`].
+#[derive(Debug, Clone, Copy)]
+pub struct StoredRound<'a> {
+    /// Its block as stored.
+    pub block: usize,
+    /// The process (fork) it ran in.
+    pub process: usize,
+    /// When it ended on the run's clock.
+    pub at_s: f64,
+    /// The baseline's batch, seconds.
+    pub baseline_s: f64,
+    /// The executor's batch, seconds.
+    pub wall_s: f64,
+    /// CPU seconds of the executor's batch (0 where not kept).
+    pub cpu_s: f64,
+    /// What the probe saw; `None` where c = 1.
+    pub host: Option<&'a crate::report::HostSample>,
 }
 
 /// The probe's measurement in one round, and how the round's baseline batch split into tasks.
@@ -255,11 +281,7 @@ impl Rounds {
 
     /// Windows of the run's clock that the rounds span.
     pub fn windows(&self) -> usize {
-        let mut w = self.window_of();
-        w.dedup();
-        w.sort_unstable();
-        w.dedup();
-        w.len()
+        distinct(self.window_of())
     }
 
     /// The cluster of each round for the intervals: its fork where the rounds came from
@@ -269,9 +291,11 @@ impl Rounds {
     /// were recorded), the finest grain left.
     fn clusters(&self) -> Vec<usize> {
         if self.process_of.iter().any(|p| *p != self.process_of[0]) {
-            self.process_of.clone()
-        } else if self.windows() >= MIN_WINDOWS {
-            self.window_of()
+            return self.process_of.clone();
+        }
+        let windows = self.window_of();
+        if distinct(windows.clone()) >= MIN_WINDOWS {
+            windows
         } else {
             self.block_of.clone()
         }
@@ -349,6 +373,29 @@ impl Rounds {
                 shares: h.shares.clone(),
             })
             .collect()
+    }
+
+    /// Adds rounds as a file kept them (a fork's samples, a Criterion sidecar), in order: a
+    /// new block wherever the stored block changes.
+    pub fn extend_stored<'a>(&mut self, stored: impl IntoIterator<Item = StoredRound<'a>>) {
+        let mut block = None;
+        for r in stored {
+            if block != Some(r.block) {
+                self.begin_block();
+                block = Some(r.block);
+            }
+            let batch = Measured {
+                batch: crate::measure::Batch {
+                    results: Vec::new(),
+                    records: Vec::new(),
+                    wall_s: r.wall_s,
+                    counters: crate::measure::Counters::default(),
+                },
+                cpu_s: r.cpu_s,
+            };
+            let host = r.host.map(Host::from_sample);
+            self.push_in(r.process, r.at_s, r.baseline_s, batch, host);
+        }
     }
 
     /// Per-round speedups, baseline_i / executor_i.

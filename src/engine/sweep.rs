@@ -356,7 +356,12 @@ impl Run<'_> {
             .into_iter()
             .filter(|c| c.rounds.len() >= min)
             .collect();
-        share_work(&mut configs, |c| &mut c.rounds, |c| c.info.name);
+        share_work(
+            &mut configs
+                .iter_mut()
+                .map(|c| (c.info.name, &mut c.rounds))
+                .collect::<Vec<_>>(),
+        );
         for config in configs {
             if config.c > 1 {
                 self.short_rounds += config.rounds.short_rounds(config.c, SHORT_SHARE);
@@ -411,17 +416,13 @@ pub fn minimum_cost(policy: &Policy, configs: usize, serial_s: f64) -> Duration 
     Duration::from_secs_f64((per_config * configs as f64).clamp(0.0, 1e9))
 }
 
-/// Gives every configuration's rounds the baseline's work in probe units as all the
-/// configurations with the same baseline measured it ([`rounds::shared_work`]): the py-*
-/// family's baseline batch is another batch than serial's.
-pub fn share_work<T>(
-    items: &mut [T],
-    rounds: impl Fn(&mut T) -> &mut Rounds,
-    executor: impl Fn(&T) -> &str,
-) {
-    let bases: Vec<&'static str> = items
+/// Gives every configuration's rounds (`(executor, rounds)`) the baseline's work in probe
+/// units as all the configurations with the same baseline measured it
+/// ([`rounds::shared_work`]): the py-* family's baseline batch is another batch than serial's.
+pub fn share_work(configs: &mut [(&str, &mut Rounds)]) {
+    let bases: Vec<&'static str> = configs
         .iter()
-        .map(|t| executor::baseline_of(executor(t)).name)
+        .map(|(e, _)| executor::baseline_of(e).name)
         .collect();
     let mut done: Vec<&str> = Vec::new();
     for base in &bases {
@@ -429,15 +430,16 @@ pub fn share_work<T>(
             continue;
         }
         done.push(base);
+        let same = |b: &&str| b == base;
         let work = rounds::shared_work(
-            items
-                .iter_mut()
+            configs
+                .iter()
                 .zip(&bases)
-                .filter(|(_, b)| *b == base)
-                .map(|(t, _)| &*rounds(t)),
+                .filter(|(_, b)| same(b))
+                .map(|((_, r), _)| &**r),
         );
-        for (t, _) in items.iter_mut().zip(&bases).filter(|(_, b)| *b == base) {
-            rounds(t).share_work(work);
+        for ((_, r), _) in configs.iter_mut().zip(&bases).filter(|(_, b)| same(b)) {
+            r.share_work(work);
         }
     }
 }
