@@ -160,7 +160,9 @@ pub fn run(
     on_fork: &mut dyn FnMut(usize),
 ) -> Forked {
     let (cores, max_time) = (cfg.cores, cfg.max_time);
-    let machine = super::sweep::machine(cfg);
+    // Described here only if no fork wrote a report: each fork describes it (the python
+    // interpreter's probe included) on its own.
+    let machine = || super::sweep::machine(cfg);
     let started = Instant::now();
     let mut reports: Vec<(usize, f64, Report)> = Vec::new();
     let mut stopped = None;
@@ -293,13 +295,17 @@ fn read(path: &Path) -> Option<Report> {
 
 /// One report from the forks' reports (`(index, start on the parent's clock, report)`): each
 /// configuration's rounds from every fork that measured it, estimated again with the forks as
-/// the clusters; the machine as the first fork saw it (`machine` without one), with the host
+/// the clusters; the machine as the first fork saw it (`machine()` without one), with the host
 /// note over every round.
-pub fn merge(reports: Vec<(usize, f64, Report)>, machine: Machine, cores: usize) -> Report {
+pub fn merge(
+    reports: Vec<(usize, f64, Report)>,
+    machine: impl FnOnce() -> Machine,
+    cores: usize,
+) -> Report {
     let partial = reports.iter().any(|(_, _, r)| r.partial);
     let mut machine = reports
         .first()
-        .map_or(machine, |(_, _, r)| r.machine.clone());
+        .map_or_else(machine, |(_, _, r)| r.machine.clone());
     let mut keys: Vec<(String, String, usize)> = Vec::new();
     for (_, _, r) in &reports {
         for x in &r.results {
@@ -515,7 +521,7 @@ mod tests {
         let agree: Vec<_> = (0..5)
             .map(|i| (i, i as f64 * 10.0, fork_report(0.98, 2, false)))
             .collect();
-        let merged = merge(agree, machine(), 2);
+        let merged = merge(agree, machine, 2);
         assert_eq!(merged.results.len(), 2);
         assert!(!merged.partial);
         let row = &merged.results[1];
@@ -537,7 +543,7 @@ mod tests {
                 (i, i as f64 * 10.0, fork_report(s, 2, false))
             })
             .collect();
-        let wide = merge(one_off, machine(), 2).results[1].speedup.unwrap();
+        let wide = merge(one_off, machine, 2).results[1].speedup.unwrap();
         assert!(wide.lo < 0.95 && wide.hi >= 0.98, "{wide:?}");
         assert!(wide.hi - wide.lo > 3.0 * (s.hi - s.lo), "{wide:?} vs {s:?}");
     }
@@ -548,10 +554,10 @@ mod tests {
             (0, 0.0, fork_report(1.0, 2, false)),
             (1, 5.0, fork_report(1.0, 1, true)),
         ];
-        let merged = merge(reports, machine(), 2);
+        let merged = merge(reports, machine, 2);
         assert!(merged.partial);
         assert_eq!(merged.results[0].executor, "serial");
         assert_eq!(merged.results[1].rounds, 9);
-        assert!(merge(Vec::new(), machine(), 2).results.is_empty());
+        assert!(merge(Vec::new(), machine, 2).results.is_empty());
     }
 }
