@@ -87,8 +87,8 @@ pub fn install() {
     });
 }
 
-/// Gives the stop signals their default action, unblocked, in a child about to `exec` (call
-/// it from `pre_exec`). Both an ignored disposition and a blocked mask survive `exec`, and
+/// Gives the stop signals their default action, unblocked: in a child about to `exec` (from
+/// `pre_exec`), or first thing in a child that was started without a hook. Both an ignored disposition and a blocked mask survive `exec`, and
 /// `std::process::Command` resets neither: a parent started with SIGINT ignored (any
 /// `cmd &` from a script: the shell does that to background jobs), or spawning from a thread
 /// that blocks it, would otherwise start workers that shrug off Ctrl-C and finish their

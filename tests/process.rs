@@ -5,6 +5,7 @@
 use parbench::executor::process::{ProcessPool, FAULT_ENV};
 use parbench::executor::{self, ExecOptions, Executor, Job};
 use parbench::measure::Batch;
+use parbench::system::Placement;
 use parbench::workload::{self, Fault, Params};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -240,6 +241,49 @@ fn wait_dead(pid: u32) {
         }
         assert!(Instant::now() < until, "pid {pid} did not die");
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The cores in `/proc/<pid>/status`'s `Cpus_allowed_list` ("0-1,3").
+fn allowed_cores_of(pid: u32) -> Vec<usize> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim();
+    let mut cores = Vec::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => cores.extend(a.parse::<usize>().unwrap()..=b.parse().unwrap()),
+            None => cores.push(part.parse().unwrap()),
+        }
+    }
+    cores
+}
+
+#[test]
+fn workers_take_the_pools_cores_or_their_lanes_core() {
+    // Workers set their own cores as they start (the parent spawns them without a
+    // pre_exec hook), before they say hello.
+    let _t = track();
+    let allowed = parbench::system::allowed_cpus();
+    let pool = pool(2);
+    for pid in pool.pids().into_iter().flatten() {
+        assert_eq!(allowed_cores_of(pid), allowed, "unplaced worker {pid}");
+    }
+    let last = *allowed.last().unwrap();
+    let placed = ProcessPool::builder(EXE)
+        .workers(2)
+        .placement(Placement::Spread(vec![last]))
+        .start()
+        .unwrap();
+    for pid in placed.pids().into_iter().flatten() {
+        assert_eq!(
+            allowed_cores_of(pid),
+            vec![last],
+            "worker {pid} placed on {last}"
+        );
     }
 }
 

@@ -73,7 +73,9 @@ pub fn worker_main() -> i32 {
         );
         return 2;
     }
-    if let Err(msg) = die_with_parent() {
+    // Both survive exec; the parent starts workers without a pre_exec hook (spawn.rs).
+    crate::interrupt::default_actions_in_child();
+    if let Err(msg) = take_cores().and_then(|()| die_with_parent()) {
         eprintln!("parbench worker: {msg}");
         return 1;
     }
@@ -104,6 +106,38 @@ pub fn worker_main() -> i32 {
             1
         }
     }
+}
+
+/// The cores a worker runs on, set by the pool: a comma-separated list of core numbers.
+pub const CORES_ENV: &str = "PARBENCH_WORKER_CORES";
+
+/// `cores` as [`CORES_ENV`] carries them.
+pub fn cores_env(cores: &[usize]) -> String {
+    cores
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Moves this process onto the cores in [`CORES_ENV`], if set. A refused pin (a core taken
+/// away by a cgroup since the run started) leaves the worker where the OS puts it, as
+/// `Placement::place_current` does for a thread: it still runs, only unplaced.
+fn take_cores() -> Result<(), String> {
+    let Ok(list) = std::env::var(CORES_ENV) else {
+        return Ok(());
+    };
+    let cores = list
+        .split(',')
+        .map(|c| c.trim().parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| format!("{CORES_ENV}={list} is not a list of core numbers"))?;
+    if !cores.is_empty() {
+        let set = crate::system::cpu_set(&cores);
+        // SAFETY: sched_setaffinity reads `set`, a plain value of the size given.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    }
+    Ok(())
 }
 
 /// Asks for SIGKILL when the parent dies, then checks it has not died already.
