@@ -439,7 +439,7 @@ pub fn share_work(configs: &mut [(&str, &mut Rounds)]) {
                 .map(|((_, r), _)| &**r),
         );
         for ((_, r), _) in configs.iter_mut().zip(&bases).filter(|(_, b)| same(b)) {
-            r.share_work(work);
+            r.share_work(&work);
         }
     }
 }
