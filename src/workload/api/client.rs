@@ -182,3 +182,29 @@ impl Async {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(url: &str) -> Result<Vec<SocketAddr>, ureq::Error> {
+        let config = ureq::Agent::config_builder().build();
+        let uri: ureq::http::Uri = url.parse().unwrap();
+        AddressFirst::default()
+            .resolve(&uri, &config, NextTimeout::default())
+            .map(|addresses| addresses.iter().copied().collect())
+    }
+
+    #[test]
+    fn ip_addresses_are_taken_as_they_are_and_names_still_resolve() {
+        let v4: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(resolve("http://127.0.0.1:8080/item/1").unwrap(), [v4]);
+        let v4_default_port: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        assert_eq!(resolve("http://127.0.0.1/x").unwrap(), [v4_default_port]);
+        let v6: SocketAddr = "[::1]:9".parse().unwrap();
+        assert_eq!(resolve("http://[::1]:9/").unwrap(), [v6]);
+        // A name goes to ureq's resolver; "localhost" resolves without a network.
+        let local = resolve("http://localhost:8080/").unwrap();
+        assert!(!local.is_empty() && local.iter().all(|a| a.ip().is_loopback()));
+    }
+}
