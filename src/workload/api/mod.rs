@@ -3,8 +3,9 @@
 //!
 //! Two servers, chosen by [`Params::server`]:
 //! - mockito ([`mock`]): a new TCP connection per request, as the seed's `urlopen` did;
-//! - a small keep-alive HTTP/1.1 server of our own ([`keepalive`]), for connection reuse at
-//!   high concurrency. It counts the connections it accepts.
+//! - a small keep-alive HTTP/1.1 server of our own ([`keepalive`]), one thread on epoll, for
+//!   connection reuse at high concurrency and a latency counted from the kernel's receive time
+//!   of the request. It counts the connections it accepts.
 //!
 //! Two clients ([`client`]), one of each per opened workload (so one per process): ureq for
 //! the blocking executors, hyper-util's legacy client for the async executor, built on first
@@ -18,7 +19,6 @@ use crate::workload::BoxFuture;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-mod alarm;
 pub mod client;
 pub mod keepalive;
 pub mod mock;
@@ -36,16 +36,15 @@ pub const INFO: WorkloadInfo = WorkloadInfo {
 
 /// A request holds a client socket, and a connection in the server; the body is in both.
 /// mockito answers each request on a thread of its own and closes the connection, so each
-/// request is a new connection from a new local port; the keep-alive server runs a thread
-/// per core plus its accept and alarm threads, and its connections are reused.
+/// request is a new connection from a new local port; the keep-alive server runs one thread,
+/// and its connections are reused.
 fn demand(p: &Params) -> Result<crate::workload::Demand, UsageError> {
     check(p)?;
     let mockito = u64::from(p.server == ServerKind::Mockito);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
     Ok(crate::workload::Demand {
         fds_per_task: 1,
         server_fds_per_task: 1,
-        server_threads: if mockito == 1 { 1 } else { cores + 2 },
+        server_threads: 1,
         server_threads_per_task: mockito,
         threads_per_task: 0,
         input_bytes: p.tasks as u64 * task_path(p.tasks).len() as u64,
