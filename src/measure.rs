@@ -89,6 +89,25 @@ impl std::ops::Deref for Bytes {
     }
 }
 
+impl Default for Bytes {
+    fn default() -> Self {
+        Bytes(Repr::Owned(Vec::new()))
+    }
+}
+
+// As a byte sequence, whatever holds it; read back owned.
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<u8>::deserialize(d).map(Bytes::from)
+    }
+}
+
 impl From<Vec<u8>> for Bytes {
     fn from(v: Vec<u8>) -> Self {
         Bytes(Repr::Owned(v))
@@ -114,7 +133,8 @@ impl std::fmt::Debug for Bytes {
 }
 
 /// One task's output. `checksum` is what executors are compared on; `payload` is what the
-/// workload returns to its caller (the product matrix for dot), and crosses process pipes.
+/// workload returns to its caller (the product matrix for dot): owned, or, from a process
+/// worker, in the worker's shared memory, uncopied.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskOutput {
     /// Checksum of the task's result.
@@ -122,7 +142,7 @@ pub struct TaskOutput {
     /// Units processed: bytes written for io, body bytes read for api, steps for cpu.
     pub units: u64,
     /// The task's returned value, when it has one worth shipping.
-    pub payload: Vec<u8>,
+    pub payload: Bytes,
 }
 
 /// Where and when one task ran: the seed's timeline data.

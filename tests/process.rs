@@ -244,6 +244,27 @@ fn wait_dead(pid: u32) {
     }
 }
 
+#[test]
+fn outputs_held_from_shared_memory_stay_whole_while_the_pool_runs_on() {
+    // dot's products of 100 x 100 (80 kB) come back in the workers' shared memory, uncopied;
+    // a batch kept while later batches run must still hold its own products.
+    let _t = track();
+    let mut serial = executor::start("serial", &ExecOptions::new(1)).unwrap();
+    let mut process = pool(2);
+    let job = job("dot", |p| {
+        p.tasks = 4;
+        p.size = 100;
+    });
+    let want = serial.run(&job).unwrap();
+    let kept = process.run(&job).unwrap();
+    assert!(kept.counters.bytes_received_shared.unwrap() > 0);
+    for _ in 0..3 {
+        let later = process.run(&job).unwrap();
+        assert_same_outputs("dot later", &later, &want);
+    }
+    assert_same_outputs("dot kept", &kept, &want);
+}
+
 /// The cores in `/proc/<pid>/status`'s `Cpus_allowed_list` ("0-1,3").
 fn allowed_cores_of(pid: u32) -> Vec<usize> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -687,16 +687,21 @@ mod tests {
     /// One round: a baseline batch of 8 equal tasks taking `b` s, the executor's batch `e` s,
     /// and a probe that found the calling thread at `alone` steps/s and two spinners at
     /// `rates`.
-    fn push(r: &mut Rounds, b: f64, e: f64, alone: f64, rates: [f64; 2]) {
-        let batch = Measured {
+    /// An executor's batch of `wall_s` seconds, with nothing else kept.
+    fn measured(wall_s: f64) -> Measured {
+        Measured {
             batch: Batch {
                 results: Vec::new(),
                 records: Vec::new(),
-                wall_s: e,
+                wall_s,
                 counters: Counters::default(),
             },
             cpu_s: 0.0,
-        };
+        }
+    }
+
+    fn push(r: &mut Rounds, b: f64, e: f64, alone: f64, rates: [f64; 2]) {
+        let batch = measured(e);
         let probe = Sample {
             alone,
             many: rates.iter().map(|&rate| probe::Core::at(rate)).collect(),
@@ -833,15 +838,7 @@ mod tests {
             let mut forked = Rounds::default();
             for (process, alone) in [(0, 1.0), (1, 0.96)] {
                 for i in 0..6 {
-                    let batch = Measured {
-                        batch: Batch {
-                            results: Vec::new(),
-                            records: Vec::new(),
-                            wall_s: 0.010,
-                            counters: Counters::default(),
-                        },
-                        cpu_s: 0.0,
-                    };
+                    let batch = measured(0.010);
                     let probe = Sample {
                         alone,
                         many: [1.0, 1.0].iter().map(|&r| probe::Core::at(r)).collect(),
@@ -869,15 +866,7 @@ mod tests {
     fn one_worker_has_a_ceiling_of_one_and_reads_its_speedup() {
         let mut r = Rounds::default();
         for _ in 0..10 {
-            let batch = Measured {
-                batch: Batch {
-                    results: Vec::new(),
-                    records: Vec::new(),
-                    wall_s: 0.021,
-                    counters: Counters::default(),
-                },
-                cpu_s: 0.0,
-            };
+            let batch = measured(0.021);
             r.push_at(0.0, 0.020, batch, None);
         }
         assert!(close(r.ceiling(), 1.0));
@@ -1017,15 +1006,7 @@ mod tests {
             let mut r = Rounds::default();
             for i in 0..n {
                 let t = span_s * i as f64 / (n.max(2) - 1) as f64;
-                let batch = Measured {
-                    batch: Batch {
-                        results: Vec::new(),
-                        records: Vec::new(),
-                        wall_s: 0.010,
-                        counters: Counters::default(),
-                    },
-                    cpu_s: 0.0,
-                };
+                let batch = measured(0.010);
                 r.push_at(t, 0.020, batch, None);
             }
             r

@@ -118,7 +118,7 @@ impl Workload for Cpu {
         Ok(TaskOutput {
             checksum: count,
             units: steps,
-            payload: Vec::new(),
+            payload: Default::default(),
         })
     }
 }

@@ -459,7 +459,7 @@ impl Workload for Dot {
         Ok(TaskOutput {
             checksum: checksum_bytes(&payload),
             units: 2 * (n as u64).pow(3),
-            payload,
+            payload: payload.into(),
         })
     }
 }

@@ -172,7 +172,7 @@ impl Workload for Io {
         Ok(TaskOutput {
             checksum: combine_checksums([input.index as u64, written]),
             units: written,
-            payload: Vec::new(),
+            payload: Default::default(),
         })
     }
 

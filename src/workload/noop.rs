@@ -89,7 +89,7 @@ impl Workload for Noop {
         Ok(TaskOutput {
             checksum: input.data.len() as u64,
             units: input.data.len() as u64,
-            payload: Vec::new(),
+            payload: Default::default(),
         })
     }
 

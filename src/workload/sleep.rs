@@ -74,7 +74,7 @@ impl Workload for Sleep {
         Ok(TaskOutput {
             checksum: input.index as u64,
             units: 1,
-            payload: Vec::new(),
+            payload: Default::default(),
         })
     }
 

@@ -1,5 +1,6 @@
-import json,glob,itertools,statistics as st,os,re
-O='/tmp/pb20/final2'
+"""The tables of ten runs: python3 report.py [DIR] (default: this file's directory)."""
+import json,glob,itertools,statistics as st,os,re,sys
+O=sys.argv[1] if len(sys.argv)>1 else os.path.dirname(os.path.abspath(__file__))
 def files(prefix):
     fs=glob.glob(f'{O}/{prefix}-run*.json')
     return sorted(fs,key=lambda f:int(re.search(r'run(\d+)',f).group(1)))
@@ -15,8 +16,10 @@ def two(wl):
     return data,notes
 times={}
 for l in open(f'{O}/times.txt'):
-    m=re.match(r'(\S+) rc=(\d+) parbench ([\d.]+) s',l)
-    if m: times[m.group(1)]=(int(m.group(2)),float(m.group(3)))
+    # Two formats: "NAME rc=RC parbench SECONDS s" and "WORKLOAD runN SECONDS s".
+    m=re.match(r'(\S+) rc=(\d+) (?:parbench )?([\d.]+) s',l) or re.match(r'(\S+) (run\d+)() ([\d.]+) s',l)
+    if m and m.lastindex==3: times[m.group(1)]=(int(m.group(2)),float(m.group(3)))
+    elif m: times[m.group(1)+'-'+m.group(2)]=(0,float(m.group(4)))
 for wl in ['cpu','dot']:
     data,notes=two(wl)
     n=len(notes)

@@ -203,6 +203,10 @@ impl ProcessPool {
         let params = job.workload.params();
         let name = job.workload.name();
         let mut head = Vec::new();
+        // Output slots whose payloads were dropped since: the worker may write them again.
+        for slot in w.outputs.released() {
+            head.extend(protocol::head(Kind::Release, &[slot], 0));
+        }
         if w.opened.as_ref().map(|(n, p)| (*n, p)) != Some((name, params)) {
             match serde_json::to_vec(&(name, params)) {
                 Ok(json) => {
@@ -318,7 +322,7 @@ impl ProcessPool {
                 let result = if frame.kind == Kind::Done {
                     let (slot, len) = (frame.words[5], frame.words[6] as usize);
                     let payload = if slot == protocol::NO_SLOT {
-                        Ok(frame.tail)
+                        Ok(frame.tail.into())
                     } else {
                         s.received_shared += len as u64;
                         w.outputs.take(w.pid, slot, len).map_err(|e| {

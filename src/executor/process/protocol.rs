@@ -13,6 +13,7 @@
 //! | `Task` (parent) | index, lane, segment, fd, offset, len | input bytes, or none |
 //! | `Done` (worker) | index, start_ns, stop_ns, checksum, units, slot, len, usage | payload, or none |
 //! | `Failed` (worker) | index, start_ns, stop_ns, usage | UTF-8 message |
+//! | `Release` (parent) | slot | - |
 //!
 //! `usage` is five words, the worker's own [`Usage`](crate::measure::Usage) so far (CPU
 //! time, minor and major page faults, voluntary and involuntary context switches), so the
@@ -20,7 +21,8 @@
 //! carries no tail: its input is `len` bytes at `offset` in the parent's shared-memory
 //! segment of that id, open in the parent as descriptor `fd` ([`super::shm`]). A `Done` whose
 //! `slot` is not [`NO_SLOT`] carries no tail either: its `len`-byte payload is in the
-//! worker's output slot open in the worker as descriptor `slot`.
+//! worker's output slot open in the worker as descriptor `slot`, which the worker does not
+//! write again until a `Release` of that slot: the parent holds the payload there, uncopied.
 
 use crate::measure::Usage;
 use std::io::{self, Read};
@@ -29,7 +31,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// "PBW1": catches a worker that writes anything but frames (or a stale binary).
 pub const MAGIC: u32 = u32::from_le_bytes(*b"PBW1");
 /// Bumped whenever a frame layout changes; the parent refuses a worker of another version.
-pub const VERSION: u64 = 2;
+pub const VERSION: u64 = 3;
 /// Bytes in a frame header.
 pub const HEADER_LEN: usize = 16;
 /// Largest body accepted (1 TiB): a bound on what a corrupt length can make us allocate
@@ -57,6 +59,8 @@ pub enum Kind {
     Done = 4,
     /// A task's error: index, start_ns, stop_ns, usage; tail = message.
     Failed = 5,
+    /// The parent dropped the payload in output slot `slot`: the worker may reuse it.
+    Release = 6,
 }
 
 impl Kind {
@@ -67,6 +71,7 @@ impl Kind {
             3 => Kind::Task,
             4 => Kind::Done,
             5 => Kind::Failed,
+            6 => Kind::Release,
             _ => return None,
         })
     }
@@ -79,6 +84,7 @@ impl Kind {
             Kind::Task => 6,
             Kind::Done => 7 + Usage::WORDS,
             Kind::Failed => 3 + Usage::WORDS,
+            Kind::Release => 1,
         }
     }
 }

@@ -257,7 +257,7 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
     let mut slots = OutSlots::default();
     // The last payload sent with vmsplice: the pipe may still refer to its pages, so it is
     // only freed once the parent sends its next frame (it has read the reply whole by then).
-    let mut _last_payload: Vec<u8> = Vec::new();
+    let mut _last_payload = crate::measure::Bytes::default();
     loop {
         // The parent's next frame usually follows a reply within microseconds: wait for it
         // awake rather than put this vCPU to sleep (see `AWAKE`).
@@ -269,8 +269,9 @@ fn serve(mut input: File, output: OwnedFd, fault: Option<Misbehave>) -> Result<(
             Err(ReadError::Closed { mid_frame: false }) => return Ok(()),
             Err(e) => return Err(format!("the parent {e}")),
         };
-        _last_payload = Vec::new();
+        _last_payload = Default::default();
         match frame.kind {
+            Kind::Release => slots.release(frame.words[0]),
             Kind::Open => {
                 let (name, params): (String, Params) = serde_json::from_slice(&frame.tail)
                     .map_err(|e| format!("bad Open frame: {e}"))?;

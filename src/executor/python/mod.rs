@@ -374,7 +374,7 @@ impl PyPool {
                 Ok(TaskOutput {
                     checksum: count,
                     units: steps,
-                    payload: Vec::new(),
+                    payload: Default::default(),
                 })
             }
             "io" => {
@@ -382,7 +382,7 @@ impl PyPool {
                 Ok(TaskOutput {
                     checksum: combine_checksums([reply.task as u64, written]),
                     units: written,
-                    payload: Vec::new(),
+                    payload: Default::default(),
                 })
             }
             "api" => {
@@ -390,7 +390,7 @@ impl PyPool {
                 Ok(TaskOutput {
                     checksum: checksum_bytes(&body),
                     units: body.len() as u64,
-                    payload: Vec::new(),
+                    payload: Default::default(),
                 })
             }
             "dot" => {
@@ -404,7 +404,7 @@ impl PyPool {
                 Ok(TaskOutput {
                     checksum: checksum_bytes(&expected.bytes()),
                     units: 2 * n.pow(3),
-                    payload: Vec::new(),
+                    payload: Default::default(),
                 })
             }
             other => Err(TaskError::new(format!(

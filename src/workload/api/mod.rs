@@ -246,7 +246,7 @@ fn output(body: &[u8]) -> TaskOutput {
     TaskOutput {
         checksum: checksum_bytes(body),
         units: body.len() as u64,
-        payload: Vec::new(),
+        payload: Default::default(),
     }
 }
 
