@@ -5,11 +5,33 @@ mod common;
 
 use common::{exe, wait_with_deadline, LeakCheck};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Sends `sig` to `target` (a pid, or a process group as -pgid), one of our own children.
+fn signal(target: i32, sig: i32) {
+    // SAFETY: signalling our own child (group).
+    assert_eq!(unsafe { libc::kill(target, sig) }, 0);
+}
+
+/// Waits at most `limit` for `child` to exit; its status and everything it wrote to stderr.
+fn finish(child: &mut Child, limit: Duration) -> (ExitStatus, String) {
+    let status = wait_with_deadline(child, limit);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
+}
+
+/// The report a stopped run wrote to `out`, which says it is partial.
+fn partial_report(out: &std::path::Path) -> serde_json::Value {
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out).expect("out.json written")).unwrap();
+    assert_eq!(doc["partial"], true, "{doc}");
+    doc
+}
 
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
@@ -119,11 +141,8 @@ fn interrupt_run(executors: &str, whole_group: bool) {
     let pid = child.id() as i32;
     // A terminal's Ctrl-C reaches the whole process group, workers included.
     let target = if whole_group { -pid } else { pid };
-    // SAFETY: sending a signal to our own child (group).
-    assert_eq!(unsafe { libc::kill(target, libc::SIGINT) }, 0);
-    let status = wait_with_deadline(&mut child, Duration::from_secs(20));
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    signal(target, libc::SIGINT);
+    let (status, stderr) = finish(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(130), "Ctrl-C exits 130: {stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     leaks.assert_clean(&format!("ctrl-c during {executors}"));
@@ -353,12 +372,9 @@ fn stop_with(signals: &[i32], group: bool, expect: &[i32]) {
     assert!(workers.len() >= 2, "workers started: {workers:?}");
     let target = if group { -(pid as i32) } else { pid as i32 };
     for &sig in signals {
-        // SAFETY: signalling our own child (group).
-        assert_eq!(unsafe { libc::kill(target, sig) }, 0);
+        signal(target, sig);
     }
-    let status = wait_with_deadline(&mut child, Duration::from_secs(30));
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let (status, stderr) = finish(&mut child, Duration::from_secs(30));
     let what = format!(
         "signals {signals:?} to the {}",
         if group { "group" } else { "parent" }
@@ -703,11 +719,8 @@ fn a_stop_signal_ends_even_a_batch_that_cannot_be_cancelled() {
     while !(catches(pid, libc::SIGTERM) && cpu_ticks(pid) >= 50) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    // SAFETY: signalling our own child.
-    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
-    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    signal(pid as i32, libc::SIGTERM);
+    let (status, stderr) = finish(&mut child, Duration::from_secs(60));
     assert_eq!(status.code(), Some(143), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
@@ -763,15 +776,10 @@ fn ctrl_c_keeps_the_finished_configurations_marked_partial() {
         !common::listening_sockets_of(&pid).is_empty(),
         "api started"
     );
-    // SAFETY: signalling our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    signal(child.id() as i32, libc::SIGINT);
+    let (status, stderr) = finish(&mut child, Duration::from_secs(60));
     assert_eq!(status.code(), Some(130), "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&out).expect("out.json written")).unwrap();
-    assert_eq!(doc["partial"], true, "{doc}");
+    let doc = partial_report(&out);
     let results = doc["results"].as_array().unwrap();
     assert!(results.iter().all(|r| r["workload"] == "cpu"), "{doc}");
     // serial, and threads and pool at 1 and 2 workers, each with its --repeat rounds.
@@ -819,9 +827,7 @@ fn max_time_keeps_what_the_interleaved_blocks_measured() {
     .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&out).expect("out.json written")).unwrap();
-    assert_eq!(doc["partial"], true, "{doc}");
+    let doc = partial_report(&out);
     let results = doc["results"].as_array().unwrap();
     let measured: Vec<_> = results
         .iter()
@@ -884,11 +890,8 @@ fn ctrl_c_between_forks_keeps_what_the_finished_forks_measured() {
     let forks = common::children_of(parent);
     assert!(!forks.is_empty(), "a fork started");
     std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: signalling our own child.
-    assert_eq!(unsafe { libc::kill(parent as i32, libc::SIGINT) }, 0);
-    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    signal(parent as i32, libc::SIGINT);
+    let (status, stderr) = finish(&mut child, Duration::from_secs(60));
     assert_eq!(status.code(), Some(130), "{stderr}");
     // One error line for the run (the fork says nothing); the host note may come before it.
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
@@ -898,9 +901,7 @@ fn ctrl_c_between_forks_keeps_what_the_finished_forks_measured() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&out).expect("out.json written")).unwrap();
-    assert_eq!(doc["partial"], true, "{doc}");
+    let doc = partial_report(&out);
     // Whatever the fork finished before the signal (a loaded machine may not have finished
     // a block) is there, with its whole blocks.
     for r in doc["results"].as_array().unwrap() {

@@ -439,17 +439,17 @@ impl Rounds {
         if self.hosts.is_empty() {
             return None;
         }
-        let own = stats::median(&self.work_products());
+        // Over these rounds alone, for a process the workload's estimate does not cover.
+        let own = std::cell::OnceCell::new();
         Some(
             self.hosts
                 .iter()
                 .zip(&self.process_of)
                 .map(|(h, process)| {
-                    let work = self
-                        .work
-                        .iter()
-                        .find(|(p, _)| p == process)
-                        .map_or(own, |(_, w)| *w);
+                    let work = match self.work.iter().find(|(p, _)| p == process) {
+                        Some((_, w)) => *w,
+                        None => *own.get_or_init(|| stats::median(&self.work_products())),
+                    };
                     let tasks: Vec<f64> = h.shares.iter().map(|s| s * work).collect();
                     probe::perfect_batch_s(&tasks, &h.probe.many).unwrap_or(f64::INFINITY)
                 })

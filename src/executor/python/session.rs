@@ -113,13 +113,9 @@ impl Session {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: default_actions_in_child only calls async-signal-safe functions.
-        unsafe {
-            cmd.pre_exec(|| {
-                crate::interrupt::default_actions_in_child();
-                Ok(())
-            });
-        }
+        // No pre_exec hook, so that `Command` uses posix_spawn rather than fork: a fork
+        // write-protects every page of this measuring process until the child execs (see
+        // `executor/process/spawn.rs`). The script resets the stop signals itself.
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", python.display()))?;

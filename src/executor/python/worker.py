@@ -356,7 +356,21 @@ def serve(kind, workers, switch_s):
             raise ValueError(f"unknown message {op!r}")
 
 
+def reset_stop_signals():
+    # parbench starts this process without a pre-exec hook (a fork of the measuring parent
+    # would write-protect its pages), so a stop signal that parbench's own parent ignored
+    # is still ignored here. Put back what a fresh interpreter would have: its Ctrl-C
+    # handler for SIGINT, the default for SIGTERM and SIGHUP. The signal mask is reset by
+    # the spawn itself.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(
+                sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+            )
+
+
 def main():
+    reset_stop_signals()
     mode = sys.argv[1]
     if mode == "probe":
         print(json.dumps(probe()))
